@@ -1,0 +1,193 @@
+package guest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/ktstr-go/ktstr/internal/proto"
+)
+
+// session carries out one test job inside the guest.
+type session struct {
+	job    *proto.Job
+	out    *proto.Writer
+	reaper *reaper
+}
+
+// run carries out the job and returns why it failed outside the test
+// function, with the log that explains it, or two empty strings.
+func (s *session) run() (failure, detail string) {
+	return s.runTest()
+}
+
+// TestArgs returns the go test flags that make the test binary run exactly
+// the named test (a testing.T.Name, subtests separated by '/').
+func TestArgs(name string, verbose bool) []string {
+	parts := strings.Split(name, "/")
+	for i, p := range parts {
+		parts[i] = "^" + regexp.QuoteMeta(p) + "$"
+	}
+	args := []string{"-test.run=" + strings.Join(parts, "/"), "-test.timeout=0", "-test.count=1"}
+	if verbose {
+		args = append(args, "-test.v=true")
+	}
+	return args
+}
+
+// runTest runs the test function in a child process and forwards its
+// frames.
+func (s *session) runTest() (failure, detail string) {
+	frR, frW, err := os.Pipe()
+	if err != nil {
+		return "create frame pipe", err.Error()
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return "create output pipe", err.Error()
+	}
+	self, err := os.Executable()
+	if err != nil {
+		self = "/init"
+	}
+	cmd := exec.Command(self, TestArgs(s.job.Test, s.job.Verbose)...)
+	cmd.Env = append(os.Environ(), proto.EnvRole+"="+proto.RoleTest)
+	cmd.Stdout, cmd.Stderr = outW, outW
+	cmd.ExtraFiles = []*os.File{frW} // fd 3 in the child: see ChildWriter
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	exited, err := s.reaper.start(cmd)
+	frW.Close()
+	outW.Close()
+	if err != nil {
+		frR.Close()
+		outR.Close()
+		return "start test process", err.Error()
+	}
+	pid := cmd.Process.Pid
+
+	output := newLineTail(60)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // child output to the console, keeping a tail
+		defer wg.Done()
+		defer outR.Close()
+		sc := bufio.NewScanner(outR)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			output.add(sc.Text())
+			fmt.Fprintln(os.Stdout, sc.Text())
+		}
+	}()
+	var gotResult bool
+	var frameErr error
+	go func() { // child frames to the host
+		defer wg.Done()
+		defer frR.Close()
+		r := proto.NewReader(frR)
+		for {
+			f, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				return
+			}
+			if err != nil {
+				frameErr = err
+				continue
+			}
+			if f.Type == proto.TypeResult {
+				gotResult = true
+			}
+			if err := s.out.Send(f.Type, f.Data); err != nil {
+				frameErr = err
+			}
+		}
+	}()
+
+	var ws unix.WaitStatus
+	timer := time.NewTimer(s.job.TestTimeout)
+	defer timer.Stop()
+	select {
+	case ws = <-exited:
+	case <-timer.C:
+		_ = unix.Kill(-pid, unix.SIGKILL)
+		<-exited
+		failure = fmt.Sprintf("test function did not finish within %s (guest-side limit: duration plus setup, scaled for %s)", s.job.TestTimeout, s.job.Accel)
+	}
+	// Whatever the test left running in its process group goes too.
+	_ = unix.Kill(-pid, unix.SIGKILL)
+	wg.Wait()
+	_ = cmd.Process.Release()
+
+	switch {
+	case failure != "":
+	case frameErr != nil:
+		failure = fmt.Sprintf("results from the test process were damaged: %v", frameErr)
+	case !gotResult && ws.Signaled():
+		failure = fmt.Sprintf("test process killed by signal %v before reporting a result", ws.Signal())
+	case !gotResult && panicked(output.lines()):
+		failure = "test process panicked before reporting a result"
+	case !gotResult && ws.ExitStatus() != 0:
+		failure = fmt.Sprintf("test process exited with status %d before reporting a result", ws.ExitStatus())
+	case !gotResult:
+		failure = fmt.Sprintf("test function never ran in the guest: no test matched %q (is ktstr.Run called on every run of this test, in the same order?)", s.job.Test)
+	}
+	if failure != "" {
+		detail = tailString(output.lines())
+	}
+	return failure, detail
+}
+
+func panicked(lines []string) bool {
+	for _, l := range lines {
+		if strings.HasPrefix(l, "panic: ") || strings.HasPrefix(l, "fatal error: ") {
+			return true
+		}
+	}
+	return false
+}
+
+// ChildWriter returns the frame writer of a process started in the test
+// role: descriptor 3, a pipe to PID 1. It marks the descriptor close-on-exec
+// so that processes the test starts do not inherit it.
+func ChildWriter() (*proto.Writer, error) {
+	if _, err := unix.FcntlInt(3, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return nil, fmt.Errorf("results pipe (fd 3): %w", err)
+	}
+	return proto.NewWriter(os.NewFile(3, "ktstr-results")), nil
+}
+
+// lineTail keeps the last n lines added.
+type lineTail struct {
+	mu  sync.Mutex
+	n   int
+	buf []string
+}
+
+func newLineTail(n int) *lineTail { return &lineTail{n: n} }
+
+func (t *lineTail) add(l string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, l)
+	if len(t.buf) > 2*t.n {
+		t.buf = append([]string(nil), t.buf[len(t.buf)-t.n:]...)
+	}
+}
+
+func (t *lineTail) lines() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.buf) > t.n {
+		return append([]string(nil), t.buf[len(t.buf)-t.n:]...)
+	}
+	return append([]string(nil), t.buf...)
+}

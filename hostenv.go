@@ -1,0 +1,74 @@
+package ktstr
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/ktstr-go/ktstr/kernel"
+	"github.com/ktstr-go/ktstr/vm"
+)
+
+// hostEnv is what every VM of this test binary shares.
+type hostEnv struct {
+	self   string // the test binary: the guest's init
+	kernel string // kernel image
+	accel  vm.Choice
+}
+
+var hostEnvOnce = sync.OnceValues(func() (*hostEnv, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the test binary: %w", err)
+	}
+	if _, err := vm.QEMUBinary(); err != nil {
+		return nil, err
+	}
+	img, err := kernel.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	accel, err := vm.ChooseAccel()
+	if err != nil {
+		return nil, err
+	}
+	return &hostEnv{self: self, kernel: img.BzImage, accel: accel}, nil
+})
+
+// hostEnvironment returns the shared environment, or ends the test: a
+// missing prerequisite skips it, saying which and how to get it, except
+// under CI (CI=true), where everything must be installed and a missing
+// prerequisite fails it.
+func hostEnvironment(t *testing.T) *hostEnv {
+	t.Helper()
+	env, err := hostEnvOnce()
+	if err == nil {
+		return env
+	}
+	if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+		t.Fatalf("ktstr: %v (CI=true: prerequisites must be installed, so this is a failure, not a skip)", err)
+	}
+	t.Skipf("ktstr: skipping VM test: %v", err)
+	return nil
+}
+
+var slots = sync.OnceValue(func() chan struct{} {
+	n := runtime.NumCPU() / 2
+	if v, err := strconv.Atoi(os.Getenv("KTSTR_JOBS")); err == nil && v > 0 {
+		n = v
+	}
+	if n < 1 {
+		n = 1
+	}
+	return make(chan struct{}, n)
+})
+
+// acquireSlot waits until fewer than KTSTR_JOBS VMs run in this process.
+func acquireSlot() (release func()) {
+	s := slots()
+	s <- struct{}{}
+	return func() { <-s }
+}

@@ -1,0 +1,185 @@
+package ktstr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/runner"
+	"github.com/ktstr-go/ktstr/verify"
+	"github.com/ktstr-go/ktstr/vm"
+)
+
+// Func is a test function. It runs inside the guest.
+type Func func(ctx *Ctx) (AssertResult, error)
+
+// Run runs fn inside a VM built as test declares and reports the outcome on
+// t: a failed check, an error returned by fn, a panic, a guest kernel panic
+// or a hang each fail t with the relevant guest output. With
+// Test.ExpectErr the outcome is inverted. With Test.Replicas above one each
+// replica is a subtest.
+//
+// Run is called on the host and again inside the guest (where it runs fn
+// only if this call is the one the VM was booted for), so call it the same
+// way each time the test runs.
+func Run(t *testing.T, test Test, fn Func) {
+	t.Helper()
+	occurrence := nextOccurrence(t.Name())
+	if inGuest != nil {
+		runInGuest(t, occurrence, fn)
+		return
+	}
+	if !mainCalled.Load() {
+		t.Fatal("ktstr: call ktstr.Main(m) from TestMain: the test binary is the guest's init and needs it\n\tfunc TestMain(m *testing.M) { ktstr.Main(m) }")
+	}
+	p, err := resolve(test)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := hostEnvironment(t)
+	if p.replicas == 1 {
+		runReplica(t, env, p, t.Name(), occurrence, 0, fn)
+		return
+	}
+	name := t.Name()
+	for i := 0; i < p.replicas; i++ {
+		t.Run(fmt.Sprintf("replica_%d", i+1), func(t *testing.T) {
+			runReplica(t, env, p, name, occurrence, i, fn)
+		})
+	}
+}
+
+var occurrences = struct {
+	sync.Mutex
+	m map[string]int
+}{m: map[string]int{}}
+
+// nextOccurrence numbers the Run calls of one test, from 0.
+func nextOccurrence(name string) int {
+	occurrences.Lock()
+	defer occurrences.Unlock()
+	n := occurrences.m[name]
+	occurrences.m[name] = n + 1
+	return n
+}
+
+// runReplica boots one VM and reports its outcome on t.
+func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, replica int, fn Func) {
+	t.Helper()
+	release := acquireSlot()
+	defer release()
+
+	budget := vm.NewBudget(env.accel.Accel, p.topo.CPUs())
+	job := proto.Job{
+		Kind: proto.KindTest, Test: name, Occurrence: occurrence, Replica: replica,
+		Topology: p.topo, MemoryMB: p.memoryMB, Duration: p.duration, WorkersPerCgroup: p.workers,
+		Accel: string(env.accel.Accel), Slowdown: budget.Slowdown, Verbose: testing.Verbose(),
+	}
+	// The guest gives the test function its duration plus generous set-up
+	// and tear-down time, scaled for the accelerator.
+	work := p.duration + 20*time.Second
+	job.TestTimeout = budget.Guest(work)
+	if raw, err := json.Marshal(p.checks); err == nil {
+		job.Checks = raw
+	}
+	spec := runner.Spec{
+		Job: job, Init: env.self, Kernel: env.kernel, Accel: env.accel.Accel,
+		Timeout: budget.Host(work),
+	}
+	for _, f := range p.include {
+		g := filepath.Join(proto.IncludeDir, filepath.Base(f))
+		spec.Files = append(spec.Files, runner.File{Guest: g, Host: f, Binary: true})
+		spec.Job.IncludeFiles = append(spec.Job.IncludeFiles, g)
+	}
+
+	ctx := context.Background()
+	if dl, ok := t.Deadline(); ok {
+		// Stop before go test's own timeout, which would kill the process
+		// without a word about the guest.
+		margin := time.Until(dl) / 20
+		if margin < 5*time.Second {
+			margin = 5 * time.Second
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadlineCause(ctx, dl.Add(-margin), errors.New("go test -timeout is about to expire"))
+		defer cancel()
+	}
+	verbose := testing.Verbose()
+	spec.Frame = func(_ time.Time, f proto.Envelope) {
+		if f.Type != proto.TypeLog || !verbose {
+			return
+		}
+		var l proto.Log
+		if f.Decode(&l) == nil {
+			t.Logf("guest: %s", l.Msg)
+		}
+	}
+	if os.Getenv("KTSTR_CONSOLE") != "" {
+		spec.Console = func(line string) { t.Logf("console: %s", line) }
+	}
+
+	t.Logf("ktstr: %s %s on %s, %d MB, accel %s; host limit %s (%s)",
+		name, p.test.Scheduler.DisplayName(), p.topo, p.memoryMB, env.accel, spec.Timeout.Round(time.Second), budget)
+	o, err := runner.Run(ctx, spec)
+	if err != nil {
+		t.Fatalf("ktstr: %v", err)
+	}
+	failure := outcomeFailure(o)
+	if !o.Started.IsZero() {
+		t.Logf("ktstr: boot to test function %.2fs, total %.2fs", o.Started.Sub(o.Begin).Seconds(), time.Since(o.Begin).Seconds())
+	}
+	if !verbose && failure != nil {
+		for _, l := range o.Logs {
+			t.Logf("guest: %s", l)
+		}
+	}
+	switch {
+	case p.test.ExpectErr && failure == nil:
+		t.Errorf("ktstr: ExpectErr is set but the run succeeded")
+	case p.test.ExpectErr:
+		t.Logf("ktstr: failed as expected (ExpectErr): %v", failure)
+	case failure != nil:
+		t.Errorf("ktstr: %v", failure)
+	}
+}
+
+// outcomeFailure turns a run's outcome into the test's failure, or nil.
+func outcomeFailure(o *runner.Outcome) error {
+	if err := o.Err(); err != nil {
+		return err
+	}
+	r := o.Result
+	if r == nil {
+		return errors.New("guest reported no result")
+	}
+	switch {
+	case r.Panic != "":
+		return fmt.Errorf("test function panicked: %s", r.Panic)
+	case r.Err != "":
+		return fmt.Errorf("test function returned an error: %s", r.Err)
+	}
+	var a verify.Result
+	if err := json.Unmarshal(r.Assert, &a); err != nil {
+		return fmt.Errorf("decode test result: %w", err)
+	}
+	if a.Passed {
+		return nil
+	}
+	if len(a.Failures) == 0 {
+		return errors.New("test function returned an AssertResult that neither passed nor lists a failure (return ktstr.Pass() to pass)")
+	}
+	return &checkFailure{a}
+}
+
+// checkFailure is a failing AssertResult as an error.
+type checkFailure struct{ r verify.Result }
+
+func (c *checkFailure) Error() string { return strings.TrimSpace(c.r.String()) }

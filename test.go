@@ -1,0 +1,101 @@
+package ktstr
+
+import (
+	"github.com/ktstr-go/ktstr/verify"
+)
+
+// Test declares one VM test: the attributes of the reference page's
+// #[ktstr_test], as Go fields. Every field is optional. A zero count, a nil
+// slice, an unset Bool (Inherit) and an unset Threshold mean "inherit":
+// from the Scheduler where it defines the attribute, else the framework
+// default given on each field.
+type Test struct {
+	// Topology. Each dimension left zero comes from Scheduler.Topology, else
+	// from the defaults: 1 NUMA node, 1 LLC, 2 cores per LLC, 1 thread per
+	// core.
+	NumaNodes int
+	LLCs      int
+	Sockets   int // alias of LLCs; setting both to different values is an error
+	Cores     int // cores per LLC
+	Threads   int // threads per core
+	MemoryMB  int // VM memory; default 2048
+
+	// Scheduler under test; nil runs the kernel's default scheduler (EEVDF).
+	Scheduler *Scheduler
+	// ExtraSchedArgs are appended to the scheduler's arguments.
+	ExtraSchedArgs []string
+	// WatchdogTimeoutS overrides the sched_ext watchdog, in seconds;
+	// default 4.
+	WatchdogTimeoutS int
+
+	// Verification. NotStarved turns on the starvation, fairness spread and
+	// scheduling gap checks (framework default: on); each threshold
+	// overrides one limit; Off and Disabled switch a check off.
+	NotStarved          Bool
+	Isolation           Bool
+	MaxGapMs            Threshold
+	MaxSpreadPct        Threshold
+	MaxThroughputCV     Threshold
+	MinWorkRate         Threshold
+	MaxImbalanceRatio   Threshold
+	MaxLocalDSQDepth    Threshold
+	FailOnStall         Bool
+	SustainedSamples    Threshold
+	MaxFallbackRate     Threshold
+	MaxKeepLastRate     Threshold
+	MaxP99WakeLatencyNs Threshold
+	MaxWakeLatencyCV    Threshold
+	MinIterationRate    Threshold
+	MaxMigrationRatio   Threshold
+
+	// Flag constraints: flags in every profile, and flags in none.
+	RequiredFlags []FlagName
+	ExcludedFlags []FlagName
+
+	// Topology constraints for gauntlet filtering. Defaults: 1-12 LLCs,
+	// 1-192 CPUs, 1-1 NUMA nodes, SMT not required.
+	MinLLCs      int
+	MaxLLCs      int
+	MinCPUs      int
+	MaxCPUs      int
+	MinNumaNodes int
+	MaxNumaNodes int
+	RequiresSMT  Bool
+
+	// Execution.
+	AutoRepro        Bool // re-run with probes after a crash; default on
+	Replicas         int  // times to run; default 1
+	PerformanceMode  bool // pin vCPUs, hugepages, RT vCPU threads; default off
+	DurationS        int  // per-scenario duration in seconds; default 2
+	WorkersPerCgroup int  // default 2
+	// ExpectErr inverts the outcome: the test passes only if the run fails.
+	// It disables AutoRepro.
+	ExpectErr bool
+	// BpfMapWrite is written into a map of the scheduler once it attached.
+	BpfMapWrite *BpfMapWrite
+	// IncludeFiles are host files packed into the guest as
+	// /include-files/<base name>, with their shared libraries.
+	IncludeFiles []string
+}
+
+// BpfMapWrite writes Value at Key of the scheduler's BPF map named Map
+// (the kernel's name for it, at most 15 characters) after the scheduler
+// attaches.
+type BpfMapWrite struct {
+	Map   string
+	Key   []byte
+	Value []byte
+}
+
+// checks returns the test's own verification level.
+func (t *Test) checks() verify.Config {
+	return verify.Config{
+		NotStarved: t.NotStarved, Isolation: t.Isolation, MaxGapMs: t.MaxGapMs,
+		MaxSpreadPct: t.MaxSpreadPct, MaxThroughputCV: t.MaxThroughputCV, MinWorkRate: t.MinWorkRate,
+		MaxImbalanceRatio: t.MaxImbalanceRatio, MaxLocalDSQDepth: t.MaxLocalDSQDepth,
+		FailOnStall: t.FailOnStall, SustainedSamples: t.SustainedSamples,
+		MaxFallbackRate: t.MaxFallbackRate, MaxKeepLastRate: t.MaxKeepLastRate,
+		MaxP99WakeLatencyNs: t.MaxP99WakeLatencyNs, MaxWakeLatencyCV: t.MaxWakeLatencyCV,
+		MinIterationRate: t.MinIterationRate, MaxMigrationRatio: t.MaxMigrationRatio,
+	}
+}

@@ -1,0 +1,207 @@
+package topology
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestParseString(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    Topology
+		wantErr string
+	}{
+		{in: "1n2l4c2t", want: New(1, 2, 4, 2)},
+		{in: "2n4l1c2t", want: New(2, 4, 1, 2)},
+		{in: "1n1l2c1t", want: New(1, 1, 2, 1)},
+		{in: "1n2l4c", wantErr: "want the form"},
+		{in: "x", wantErr: "want the form"},
+		{in: "1n0l2c1t", wantErr: "LLCs is 0"},
+		{in: "2n3l2c1t", wantErr: "cannot be split evenly"},
+		{in: "1n64l8c2t", wantErr: "1024 CPUs"},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := Parse(tc.in)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Parse(%q) error = %v, want one containing %q", tc.in, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != tc.want {
+				t.Fatalf("Parse(%q) = %v, want %v", tc.in, got, tc.want)
+			}
+			if got.String() != tc.in {
+				t.Fatalf("String() = %q, want %q", got.String(), tc.in)
+			}
+		})
+	}
+}
+
+func TestNumbering(t *testing.T) {
+	topo := New(2, 4, 2, 2) // 16 CPUs, 4 per LLC, 8 per node
+	if got := topo.CPUs(); got != 16 {
+		t.Fatalf("CPUs = %d, want 16", got)
+	}
+	for _, tc := range []struct{ cpu, llc, core, node int }{
+		{0, 0, 0, 0}, {1, 0, 0, 0}, {2, 0, 1, 0}, {3, 0, 1, 0},
+		{4, 1, 0, 0}, {7, 1, 1, 0}, {8, 2, 0, 1}, {15, 3, 1, 1},
+	} {
+		if got := topo.LLCOf(tc.cpu); got != tc.llc {
+			t.Errorf("LLCOf(%d) = %d, want %d", tc.cpu, got, tc.llc)
+		}
+		if got := topo.CoreOf(tc.cpu); got != tc.core {
+			t.Errorf("CoreOf(%d) = %d, want %d", tc.cpu, got, tc.core)
+		}
+		if got := topo.NodeOf(tc.cpu); got != tc.node {
+			t.Errorf("NodeOf(%d) = %d, want %d", tc.cpu, got, tc.node)
+		}
+		if got := topo.CPU(tc.llc, tc.core, tc.cpu%2); got != tc.cpu {
+			t.Errorf("CPU(%d,%d,%d) = %d, want %d", tc.llc, tc.core, tc.cpu%2, got, tc.cpu)
+		}
+	}
+	if diff := cmp.Diff([]int{8, 9, 10, 11, 12, 13, 14, 15}, topo.NodeCPUs(1)); diff != "" {
+		t.Errorf("NodeCPUs(1) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{2, 3}, topo.NodeLLCs(1)); diff != "" {
+		t.Errorf("NodeLLCs(1) (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]int{6, 7}, topo.Siblings(7)); diff != "" {
+		t.Errorf("Siblings(7) (-want +got):\n%s", diff)
+	}
+}
+
+func TestQEMUArgs(t *testing.T) {
+	for _, tc := range []struct {
+		topo    Topology
+		mem     int
+		want    string
+		wantErr string
+	}{
+		{topo: New(1, 2, 4, 2), mem: 2048, want: "-m 2048M -smp 16,sockets=2,cores=4,threads=2"},
+		{topo: New(2, 2, 2, 1), mem: 2049, want: "-m 2049M -smp 4,sockets=2,cores=2,threads=1" +
+			" -object memory-backend-ram,id=mem0,size=1024M -numa node,nodeid=0,cpus=0-1,memdev=mem0" +
+			" -object memory-backend-ram,id=mem1,size=1025M -numa node,nodeid=1,cpus=2-3,memdev=mem1" +
+			" -numa dist,src=0,dst=1,val=20 -numa dist,src=1,dst=0,val=20"},
+		{topo: New(2, 4, 1, 2), mem: 100, wantErr: "each node needs at least 64 MB"},
+		{topo: New(2, 3, 1, 1), mem: 2048, wantErr: "cannot be split evenly"},
+	} {
+		t.Run(tc.topo.String(), func(t *testing.T) {
+			args, err := tc.topo.QEMUArgs(tc.mem)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, strings.Join(args, " ")); diff != "" {
+				t.Errorf("QEMUArgs (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestLists(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		out  string
+	}{
+		{"", nil, ""},
+		{"0\n", []int{0}, "0"},
+		{"0-3,8,10-11", []int{0, 1, 2, 3, 8, 10, 11}, "0-3,8,10-11"},
+		{"5,1-2,2", []int{1, 2, 5}, "1-2,5"},
+	} {
+		got, err := ParseList(tc.in)
+		if err != nil {
+			t.Fatalf("ParseList(%q): %v", tc.in, err)
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("ParseList(%q) (-want +got):\n%s", tc.in, diff)
+		}
+		if s := FormatList(got); s != tc.out {
+			t.Errorf("FormatList(%v) = %q, want %q", got, s, tc.out)
+		}
+	}
+	for _, bad := range []string{"a", "3-1", "1-", "-1"} {
+		if _, err := ParseList(bad); err == nil {
+			t.Errorf("ParseList(%q) succeeded, want error", bad)
+		}
+	}
+}
+
+// fakeSysfs writes the sysfs files Read looks at, as a kernel booted with
+// topo would show them.
+func fakeSysfs(t *testing.T, topo Topology) string {
+	t.Helper()
+	root := t.TempDir()
+	write := func(rel, content string) {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("devices/system/cpu/online", fmt.Sprintf("0-%d", topo.CPUs()-1))
+	for c := 0; c < topo.CPUs(); c++ {
+		d := fmt.Sprintf("devices/system/cpu/cpu%d/", c)
+		write(d+"topology/thread_siblings_list", FormatList(topo.Siblings(c)))
+		write(d+"cache/index0/level", "1")
+		write(d+"cache/index0/shared_cpu_list", FormatList(topo.Siblings(c)))
+		write(d+"cache/index3/level", "3")
+		write(d+"cache/index3/shared_cpu_list", FormatList(topo.LLCCPUs(topo.LLCOf(c))))
+	}
+	write("devices/system/node/online", fmt.Sprintf("0-%d", topo.NumaNodes-1))
+	exp := topo.Expected()
+	for n := 0; n < topo.NumaNodes; n++ {
+		write(fmt.Sprintf("devices/system/node/node%d/cpulist", n), FormatList(topo.NodeCPUs(n)))
+		write(fmt.Sprintf("devices/system/node/node%d/distance", n), strings.Trim(fmt.Sprint(exp.Distances[n]), "[]"))
+	}
+	return root
+}
+
+func TestReadMatchesExpected(t *testing.T) {
+	for _, s := range []string{"1n1l2c1t", "1n2l2c1t", "1n2l2c2t", "2n2l2c1t", "2n4l1c2t"} {
+		t.Run(s, func(t *testing.T) {
+			topo, err := Parse(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Read(fakeSysfs(t, topo))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(topo.Expected(), got); diff != "" {
+				t.Errorf("Read (-want +got):\n%s", diff)
+			}
+			if d := topo.Expected().Diff(got); d != nil {
+				t.Errorf("Diff = %v, want none", d)
+			}
+		})
+	}
+}
+
+func TestDiff(t *testing.T) {
+	want := New(1, 2, 2, 1).Expected()
+	got, err := Read(fakeSysfs(t, New(1, 1, 4, 1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := want.Diff(got)
+	if len(d) != 1 || !strings.Contains(d[0], "LLC groups: want 2 [0-1] [2-3], guest has 1 [0-3]") {
+		t.Fatalf("Diff = %q", d)
+	}
+}

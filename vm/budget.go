@@ -1,0 +1,54 @@
+package vm
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+)
+
+// Budget is a time allowance that accounts for the accelerator and for
+// vCPUs outnumbering host CPUs.
+type Budget struct {
+	// Slowdown multiplies guest-side time: 1 under KVM; under TCG 4, times
+	// vCPUs per host CPU when vCPUs outnumber host CPUs.
+	Slowdown float64
+	// Boot is the allowance for QEMU start, kernel boot and guest init.
+	Boot time.Duration
+}
+
+// NewBudget returns the budget of a VM with vcpus vCPUs under accel on this
+// host.
+func NewBudget(accel Accel, vcpus int) Budget {
+	return newBudget(accel, vcpus, runtime.NumCPU())
+}
+
+func newBudget(accel Accel, vcpus, hostCPUs int) Budget {
+	if hostCPUs < 1 {
+		hostCPUs = 1
+	}
+	over := float64(vcpus) / float64(hostCPUs)
+	if over < 1 {
+		over = 1
+	}
+	if accel == KVM {
+		return Budget{Slowdown: 1, Boot: 20*time.Second + time.Duration(over*float64(time.Second))}
+	}
+	// Measured here: a 2-vCPU TCG guest boots in about 3 s and an 8-vCPU
+	// one on 2 host CPUs in about 7 s; allow several times that.
+	return Budget{Slowdown: 4 * over, Boot: 30*time.Second + time.Duration(over*4*float64(time.Second))}
+}
+
+// Host returns the host-side limit for a VM whose guest work takes work on
+// real hardware: boot plus work scaled by Slowdown, with room to power off.
+func (b Budget) Host(work time.Duration) time.Duration {
+	return b.Boot + time.Duration(float64(work)*b.Slowdown) + 10*time.Second
+}
+
+// Guest scales a guest-side allowance by Slowdown.
+func (b Budget) Guest(work time.Duration) time.Duration {
+	return time.Duration(float64(work) * b.Slowdown)
+}
+
+func (b Budget) String() string {
+	return fmt.Sprintf("slowdown x%.1f, boot allowance %s", b.Slowdown, b.Boot)
+}
