@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ktstr-go/ktstr/kernel"
 	"github.com/ktstr-go/ktstr/vm"
@@ -17,6 +18,8 @@ type hostEnv struct {
 	self   string // the test binary: the guest's init
 	kernel string // kernel image
 	accel  vm.Choice
+	// timeout overrides the computed host-side limit ($KTSTR_TIMEOUT).
+	timeout time.Duration
 }
 
 var hostEnvOnce = sync.OnceValues(func() (*hostEnv, error) {
@@ -35,7 +38,13 @@ var hostEnvOnce = sync.OnceValues(func() (*hostEnv, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &hostEnv{self: self, kernel: img.BzImage, accel: accel}, nil
+	env := &hostEnv{self: self, kernel: img.BzImage, accel: accel}
+	if v := os.Getenv("KTSTR_TIMEOUT"); v != "" {
+		if env.timeout, err = time.ParseDuration(v); err != nil || env.timeout <= 0 {
+			return nil, fmt.Errorf("KTSTR_TIMEOUT=%q: want a positive duration such as 90s", v)
+		}
+	}
+	return env, nil
 })
 
 // hostEnvironment returns the shared environment, or ends the test: a

@@ -25,6 +25,8 @@
 //	KTSTR_CACHE_DIR  cache root (default: $XDG_CACHE_HOME/ktstr)
 //	KTSTR_SCHEDULER  scheduler binary or directory searched first by Discover
 //	KTSTR_JOBS       VMs run at once (default: host CPUs / 2, at least 1)
+//	KTSTR_TIMEOUT    host-side limit per VM, overriding the computed one (e.g. 90s)
+//	KTSTR_CONSOLE    when set, stream the guest console into the test log
 package ktstr
 
 import (

@@ -13,7 +13,10 @@ import (
 	"github.com/ktstr-go/ktstr/vm"
 )
 
-var mainCalled atomic.Bool
+var (
+	mainCalled  atomic.Bool
+	interrupted atomic.Bool // a signal is ending the process
+)
 
 // Main is the test binary's entry point; call it from TestMain:
 //
@@ -55,6 +58,7 @@ func cleanupOnSignal() (stop func()) {
 	go func() {
 		select {
 		case sig := <-ch:
+			interrupted.Store(true)
 			n := vm.Running()
 			vm.KillAll("interrupted by " + sig.String())
 			fmt.Fprintf(os.Stderr, "ktstr: %v: stopped %d VM(s)\n", sig, n)

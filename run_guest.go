@@ -20,6 +20,11 @@ var inGuest *struct {
 	out *proto.Writer
 }
 
+// InGuest reports whether this process is a test process inside a ktstr
+// guest. Code outside the function passed to Run can use it to do host-only
+// work.
+func InGuest() bool { return inGuest != nil }
+
 // guestMain runs in the guest's test process: go test machinery restricted
 // to the one test of the job (PID 1 passes the -test.run flags).
 func guestMain(m *testing.M) int {

@@ -14,7 +14,9 @@ type mount struct {
 	data                   string
 }
 
-func (m mount) String() string { return fmt.Sprintf("mount %s on %s type %s", m.source, m.target, m.fstype) }
+func (m mount) String() string {
+	return fmt.Sprintf("mount %s on %s type %s", m.source, m.target, m.fstype)
+}
 
 func (m mount) do() error {
 	if err := os.MkdirAll(m.target, 0o755); err != nil {

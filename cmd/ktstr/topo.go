@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/runner"
+	"github.com/ktstr-go/ktstr/kernel"
+	"github.com/ktstr-go/ktstr/topology"
+	"github.com/ktstr-go/ktstr/vm"
+)
+
+func topoCmd() *cobra.Command {
+	var asJSON bool
+	var memMB int
+	c := &cobra.Command{
+		Use:   "topo SHAPE",
+		Short: "Boot a VM of SHAPE (e.g. 1n2l4c2t) and print the topology its kernel reports",
+		Long: `Boot a VM with the topology SHAPE (<numa>n<llcs>l<cores>c<threads>t) and print
+what the guest kernel reports: online CPUs, each LLC's CPUs, SMT siblings, the
+CPUs of each NUMA node and the node distance matrix. With --json, print one
+JSON object with keys cpus, llcs, smt, numa and distances. Exits non-zero when
+the guest's topology differs from SHAPE.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			topo, err := topology.Parse(args[0])
+			if err != nil {
+				return err
+			}
+			got, err := bootTopo(cmd, topo, memMB)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				if err := json.NewEncoder(os.Stdout).Encode(got); err != nil {
+					return err
+				}
+			} else {
+				printTopo(topo, got)
+			}
+			if d := topo.Expected().Diff(*got); d != nil {
+				fmt.Fprintf(os.Stderr, "guest topology differs from %s:\n  %s\n", topo, strings.Join(d, "\n  "))
+				return exitCode(1)
+			}
+			return nil
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
+	c.Flags().IntVar(&memMB, "memory", 512, "guest memory in MB")
+	return c
+}
+
+func bootTopo(cmd *cobra.Command, topo topology.Topology, memMB int) (*topology.Observed, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	img, err := kernel.Resolve()
+	if err != nil {
+		return nil, err
+	}
+	accel, err := vm.ChooseAccel()
+	if err != nil {
+		return nil, err
+	}
+	budget := vm.NewBudget(accel.Accel, topo.CPUs())
+	fmt.Fprintf(os.Stderr, "booting %s (%d vCPUs, %d MB) with %s, accel %s\n", topo, topo.CPUs(), memMB, img.BzImage, accel)
+	o, err := runner.Run(cmd.Context(), runner.Spec{
+		Job:     proto.Job{Kind: proto.KindTopo, Topology: topo, MemoryMB: memMB, Accel: string(accel.Accel)},
+		Init:    self,
+		Kernel:  img.BzImage,
+		Accel:   accel.Accel,
+		Timeout: budget.Host(5 * time.Second),
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := o.Err(); err != nil {
+		return nil, fmt.Errorf("%v", err)
+	}
+	if o.Topo == nil {
+		return nil, fmt.Errorf("guest reported no topology")
+	}
+	return o.Topo, nil
+}
+
+func printTopo(want topology.Topology, o *topology.Observed) {
+	fmt.Printf("asked:        %s (%d CPUs)\n", want, want.CPUs())
+	fmt.Printf("online CPUs:  %d\n", o.CPUs)
+	for i, l := range o.LLCs {
+		fmt.Printf("LLC %-2d        cpus %s\n", i, topology.FormatList(l))
+	}
+	var smt []string
+	for _, s := range o.SMT {
+		smt = append(smt, "["+topology.FormatList(s)+"]")
+	}
+	fmt.Printf("SMT siblings: %s\n", strings.Join(smt, " "))
+	for n, c := range o.NUMA {
+		fmt.Printf("node %-2d       cpus %s  distances %v\n", n, topology.FormatList(c), o.Distances[n])
+	}
+}

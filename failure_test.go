@@ -1,0 +1,250 @@
+package ktstr_test
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ktstr-go/ktstr"
+	"github.com/ktstr-go/ktstr/vm"
+)
+
+// helperEnv marks a subprocess started by the failure-mode tests.
+const helperEnv = "KTSTR_HELPER_ID"
+
+// TestHelperFailure is not a test on its own: the failure-mode tests run it
+// in a subprocess, one subtest per mode, and check what the user sees.
+func TestHelperFailure(t *testing.T) {
+	if os.Getenv(helperEnv) == "" && !ktstr.InGuest() {
+		t.Skip("helper: run in a subprocess by TestFailureModes and TestCleanup")
+	}
+	modes := map[string]func(ctx *ktstr.Ctx) (ktstr.AssertResult, error){
+		"panic": func(*ktstr.Ctx) (ktstr.AssertResult, error) { panic("boom in the test function") },
+		"goroutine-panic": func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+			go func() { panic("boom in a goroutine") }()
+			time.Sleep(time.Minute)
+			return ktstr.Pass(), nil
+		},
+		"kernel-panic": func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+			return ktstr.Pass(), os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
+		},
+		"error": func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+			return ktstr.Pass(), errors.New("the function gave up")
+		},
+		"fail": func(*ktstr.Ctx) (ktstr.AssertResult, error) { return ktstr.Fail("custom check failed: 3 > 2"), nil },
+		"sleep": func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+			ctx.Logf("sleeping")
+			time.Sleep(10 * time.Minute)
+			return ktstr.Pass(), nil
+		},
+	}
+	for name, fn := range modes {
+		t.Run(name, func(t *testing.T) {
+			ktstr.Run(t, ktstr.Test{MemoryMB: 256, DurationS: 1}, fn)
+		})
+	}
+}
+
+// helper is one subprocess run of TestHelperFailure.
+type helper struct {
+	t      *testing.T
+	id     string
+	tmp    string
+	cmd    *exec.Cmd
+	output *strings.Builder
+	lines  chan string
+}
+
+func startHelper(t *testing.T, mode string, args []string, env ...string) *helper {
+	t.Helper()
+	h := &helper{t: t, id: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()), tmp: t.TempDir(), output: &strings.Builder{}, lines: make(chan string, 1000)}
+	h.cmd = exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperFailure$/^" + mode + "$", "-test.v", "-test.count=1"}, args...)...)
+	h.cmd.Env = append(os.Environ(), append(env, helperEnv+"="+h.id, "TMPDIR="+h.tmp)...)
+	h.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := h.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.cmd.Stderr = h.cmd.Stdout
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			h.output.WriteString(sc.Text() + "\n")
+			select {
+			case h.lines <- sc.Text():
+			default:
+			}
+		}
+		close(h.lines)
+	}()
+	return h
+}
+
+// waitFor waits until the helper prints a line containing s.
+func (h *helper) waitFor(s string, limit time.Duration) {
+	h.t.Helper()
+	deadline := time.After(limit)
+	for {
+		select {
+		case l, ok := <-h.lines:
+			if !ok {
+				h.t.Fatalf("helper exited before printing %q", s)
+			}
+			if strings.Contains(l, s) {
+				return
+			}
+		case <-deadline:
+			h.t.Fatalf("helper did not print %q within %s", s, limit)
+		}
+	}
+}
+
+// wait waits for the helper to exit and returns its exit code and output.
+func (h *helper) wait(limit time.Duration) (int, string) {
+	h.t.Helper()
+	done := make(chan error, 1)
+	go func() {
+		for range h.lines {
+		}
+		done <- h.cmd.Wait()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		_ = syscall.Kill(-h.cmd.Process.Pid, syscall.SIGKILL)
+		h.t.Fatalf("helper did not exit within %s", limit)
+	}
+	return h.cmd.ProcessState.ExitCode(), h.output.String()
+}
+
+// checkNothingLeft fails if a process the helper started still runs or the
+// helper left files in its TMPDIR.
+func (h *helper) checkNothingLeft() {
+	h.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := processesWithEnv(helperEnv + "=" + h.id)
+		if len(left) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			h.t.Errorf("processes outlived the run: %v", left)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	entries, err := os.ReadDir(h.tmp)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	for _, e := range entries {
+		h.t.Errorf("left behind in TMPDIR: %s", e.Name())
+	}
+}
+
+// processesWithEnv lists the live processes whose environment holds kv.
+func processesWithEnv(kv string) []string {
+	var found []string
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		env, err := os.ReadFile(d + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, e := range strings.Split(string(env), "\x00") {
+			if e == kv {
+				comm, _ := os.ReadFile(d + "/comm")
+				pid, _ := strconv.Atoi(filepath.Base(d))
+				found = append(found, fmt.Sprintf("%d (%s)", pid, strings.TrimSpace(string(comm))))
+			}
+		}
+	}
+	return found
+}
+
+// TestFailureModes checks that each way a guest can fail becomes a clear
+// host-side failure with the relevant output, and leaves nothing behind.
+func TestFailureModes(t *testing.T) {
+	if ktstr.InGuest() {
+		t.Skip("host-only")
+	}
+	ktstr.RequireVM(t)
+	accel, err := vm.ChooseAccel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		mode string
+		env  []string
+		want []string
+	}{
+		{mode: "panic", want: []string{"test function panicked: boom in the test function", "failure_test.go"}},
+		{mode: "goroutine-panic", want: []string{"test process panicked before reporting a result", "panic: boom in a goroutine"}},
+		{mode: "kernel-panic", want: []string{"guest kernel panic: Kernel panic - not syncing: sysrq triggered crash", "guest console"}},
+		{mode: "error", want: []string{"test function returned an error: the function gave up"}},
+		{mode: "fail", want: []string{"[custom] custom check failed: 3 > 2"}},
+		{mode: "sleep", env: []string{"KTSTR_TIMEOUT=20s"}, want: []string{"guest did not finish: killed after the host-side 20s limit (tcg, 2 vCPUs)"}},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			t.Parallel()
+			h := startHelper(t, tc.mode, nil, tc.env...)
+			code, out := h.wait(3 * time.Minute)
+			if code == 0 {
+				t.Fatalf("helper passed, want a failure; output:\n%s", out)
+			}
+			for _, w := range tc.want {
+				w = strings.Replace(w, "(tcg,", "("+string(accel.Accel)+",", 1)
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q; output:\n%s", w, out)
+				}
+			}
+			h.checkNothingLeft()
+		})
+	}
+}
+
+// TestCleanup interrupts runs the way a user or go test does and checks that
+// no QEMU process, temp file or directory survives.
+func TestCleanup(t *testing.T) {
+	if ktstr.InGuest() {
+		t.Skip("host-only")
+	}
+	ktstr.RequireVM(t)
+	t.Run("ctrl-c", func(t *testing.T) {
+		t.Parallel()
+		h := startHelper(t, "sleep", nil)
+		h.waitFor("guest: sleeping", 2*time.Minute)
+		if n := len(processesWithEnv(helperEnv + "=" + h.id)); n < 2 {
+			t.Fatalf("want the helper and its QEMU running, found %d processes", n)
+		}
+		// A terminal's Ctrl-C signals the whole foreground process group.
+		if err := syscall.Kill(-h.cmd.Process.Pid, syscall.SIGINT); err != nil {
+			t.Fatal(err)
+		}
+		code, out := h.wait(30 * time.Second)
+		if code != 130 || !strings.Contains(out, "stopped 1 VM(s)") {
+			t.Errorf("exit code %d, want 130 with a note of the stopped VM; output:\n%s", code, out)
+		}
+		h.checkNothingLeft()
+	})
+	t.Run("go-test-timeout", func(t *testing.T) {
+		t.Parallel()
+		h := startHelper(t, "sleep", []string{"-test.timeout=25s"})
+		code, out := h.wait(2 * time.Minute)
+		if code == 0 || !strings.Contains(out, "go test -timeout is about to expire") {
+			t.Errorf("exit code %d, want a failure naming the go test timeout; output:\n%s", code, out)
+		}
+		h.checkNothingLeft()
+	})
+}

@@ -1,0 +1,85 @@
+package kernel
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBuildCached builds (or finds cached) a kernel from Debian's
+// linux-source-6.12 in the real cache. It takes about 10 minutes on 2 cores
+// the first time, so it only runs with KTSTR_KERNEL_BUILD_TEST=1.
+func TestBuildCached(t *testing.T) {
+	if os.Getenv("KTSTR_KERNEL_BUILD_TEST") != "1" {
+		t.Skip("set KTSTR_KERNEL_BUILD_TEST=1 to build a kernel")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	img, err := Build(ctx, BuildOptions{Progress: os.Stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kernel %s (%s) in %s", img.Key, img.Release, img.Dir)
+	if _, ok := completeEntry(img.Dir); !ok {
+		t.Fatalf("%s is not a complete cache entry", img.Dir)
+	}
+	if err := checkImage(img.BzImage); err != nil || !isELF(img.Vmlinux) {
+		t.Errorf("bzImage %s / vmlinux %s: %v", img.BzImage, img.Vmlinux, err)
+	}
+	if !strings.HasPrefix(img.Release, "6.12") {
+		t.Errorf("release %q, want 6.12.*", img.Release)
+	}
+	final, err := os.Open(img.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer final.Close()
+	if mm, err := CheckConfig(strings.NewReader(string(Fragment())), final); err != nil || len(mm) > 0 {
+		t.Errorf("cached config: %v %v", mm, err)
+	}
+	// A second Build is a cache hit.
+	start := time.Now()
+	again, err := Build(ctx, BuildOptions{})
+	if err != nil || again.Key != img.Key {
+		t.Fatalf("second Build = %s, %v; want cached %s", again.Key, err, img.Key)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Errorf("cached Build took %s", d)
+	}
+	if r, err := Resolve(); err == nil && os.Getenv("KTSTR_KERNEL") == "" && r.Key != img.Key {
+		t.Errorf("Resolve() = %s, want the newest build %s", r.Key, img.Key)
+	}
+}
+
+// TestBuildFailureShowsLog runs Build on a fake tree whose make fails and
+// checks the error carries the log's tail and path, and that nothing got
+// cached.
+func TestBuildFailureShowsLog(t *testing.T) {
+	if err := checkTools(false); err != nil {
+		t.Skip(err)
+	}
+	kernels := tempCache(t)
+	tree := fakeTree(t)
+	writeFile(t, filepath.Join(tree, "Makefile"), []byte("VERSION = 6\nPATCHLEVEL = 12\n"+
+		"%:\n\t@echo 'kbuild says: something broke'; exit 2\n"))
+	var progress strings.Builder
+	_, err := Build(context.Background(), BuildOptions{Source: tree, Progress: &progress})
+	if err == nil {
+		t.Fatal("Build succeeded on a broken tree")
+	}
+	t.Logf("error:\n%v", err)
+	for _, s := range []string{"kernel build: configure:", "kbuild says: something broke", "ktstr-build.log", "last 40 lines"} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error lacks %q:\n%v", s, err)
+		}
+	}
+	if !strings.Contains(progress.String(), "ktstr: kernel: configuring") {
+		t.Errorf("no phase line in progress output:\n%s", progress.String())
+	}
+	if imgs, _ := List(); len(imgs) != 0 || exists(kernels) {
+		t.Errorf("a failed build left cache entries: %v", imgs)
+	}
+}

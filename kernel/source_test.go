@@ -1,0 +1,206 @@
+package kernel
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestMakefileVersion(t *testing.T) {
+	tests := []struct{ name, makefile, want, wantErr string }{
+		{name: "release", makefile: "# SPDX\nVERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 57\nEXTRAVERSION =\nNAME = Baby Opossum Posse\n", want: "6.12.57"},
+		{name: "rc", makefile: "VERSION = 6\nPATCHLEVEL = 14\nSUBLEVEL = 0\nEXTRAVERSION = -rc1\n", want: "6.14.0-rc1"},
+		{name: "not kernel", makefile: "all:\n\techo hi\n", wantErr: "not a kernel Makefile"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "Makefile")
+			writeFile(t, p, []byte(tt.makefile))
+			got, err := makefileVersion(p)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error = %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Errorf("makefileVersion = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// fakeTree writes a minimal kernel-looking tree.
+func fakeTree(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "linux")
+	writeFile(t, filepath.Join(dir, "Makefile"), []byte("VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 0\nEXTRAVERSION =\n"))
+	writeFile(t, filepath.Join(dir, "Kconfig"), []byte("source \"init/Kconfig\"\n"))
+	writeFile(t, filepath.Join(dir, "scripts/kconfig/merge_config.sh"), []byte("#!/bin/sh\n"))
+	writeFile(t, filepath.Join(dir, "kernel/sched/ext.c"), []byte("/* scx */\n"))
+	return dir
+}
+
+func TestTreeSourceIdentity(t *testing.T) {
+	ctx := context.Background()
+	dir := fakeTree(t)
+	id := func() string {
+		t.Helper()
+		s, err := treeSource(ctx, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(s.id, "linux-") || !strings.Contains(s.desc, "6.12.0") {
+			t.Errorf("source = %+v", s)
+		}
+		return s.identity
+	}
+	first := id()
+	if again := id(); again != first {
+		t.Fatalf("identity changed without edits:\n%s\n%s", first, again)
+	}
+	// Build products do not count.
+	writeFile(t, filepath.Join(dir, "kernel/sched/ext.o"), []byte("obj"))
+	writeFile(t, filepath.Join(dir, "kernel/sched/.ext.o.cmd"), []byte("cmd"))
+	writeFile(t, filepath.Join(dir, "include/generated/autoconf.h"), []byte("#define X"))
+	if got := id(); got != first {
+		t.Errorf("build products changed the identity")
+	}
+	// An edit does.
+	writeFile(t, filepath.Join(dir, "kernel/sched/ext.c"), []byte("/* scx, edited */\n"))
+	if got := id(); got == first {
+		t.Errorf("editing a source file kept the identity")
+	}
+	if _, err := treeSource(ctx, t.TempDir()); err == nil || !strings.Contains(err.Error(), "not a kernel source tree") {
+		t.Errorf("empty dir as source: error = %v", err)
+	}
+}
+
+func TestTreeSourceGit(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	ctx := context.Background()
+	dir := fakeTree(t)
+	git := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@t", "-c", "commit.gpgsign=false"}, args...)...)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	git("init", "-q")
+	git("add", ".")
+	git("commit", "-q", "-m", "init")
+	s1, err := treeSource(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(s1.identity, "git=") || strings.Contains(s1.desc, "dirty") {
+		t.Fatalf("clean git tree: %+v", s1)
+	}
+	src := filepath.Join(dir, "kernel/sched/ext.c")
+	writeFile(t, src, []byte("/* edit 1 */\n"))
+	s2, _ := treeSource(ctx, dir)
+	if s2.identity == s1.identity || !strings.Contains(s2.desc, "dirty") {
+		t.Errorf("dirty tree: identity unchanged or not described as dirty: %+v", s2)
+	}
+	// A second edit of an already modified file changes it again.
+	writeFile(t, src, []byte("/* edit 2, longer */\n"))
+	if s3, _ := treeSource(ctx, dir); s3.identity == s2.identity {
+		t.Errorf("second edit kept the identity")
+	}
+}
+
+func TestExtract(t *testing.T) {
+	for _, tool := range []string{"tar", "xz"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s", tool)
+		}
+	}
+	ctx := context.Background()
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "linux-source-9.9/Makefile"), []byte("VERSION = 9\n"))
+	tarball := filepath.Join(work, "linux-source-9.9.tar.xz")
+	if out, err := exec.Command("tar", "-cJf", tarball, "-C", work, "linux-source-9.9").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	srcRoot := filepath.Join(t.TempDir(), "src")
+	src := &source{tarball: tarball, identity: "v1"}
+	var log strings.Builder
+	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil {
+		t.Fatal(err)
+	}
+	tree := filepath.Join(srcRoot, "linux-source-9.9")
+	if src.tree != tree || !exists(filepath.Join(tree, "Makefile")) || !exists(tree+".ktstr-extracted") {
+		t.Fatalf("after extract: tree %q, log:\n%s", src.tree, log.String())
+	}
+	// Done once: the marker stops a second extraction.
+	log.Reset()
+	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil || strings.Contains(log.String(), "tar -x") {
+		t.Errorf("second extract ran tar (err %v):\n%s", err, log.String())
+	}
+	// A partial extraction (no marker) is redone in place, keeping the
+	// archive's mtimes.
+	os.Remove(tree + ".ktstr-extracted")
+	writeFile(t, filepath.Join(tree, "leftover"), nil)
+	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil || !strings.Contains(log.String(), "tar -x") {
+		t.Errorf("extract without marker did not run tar (err %v)", err)
+	}
+	if !exists(filepath.Join(tree, "leftover")) {
+		t.Errorf("in-place re-extraction removed the tree")
+	}
+	// Another tarball replaces the tree.
+	src.identity = "v2"
+	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(filepath.Join(tree, "leftover")) {
+		t.Errorf("a new tarball did not replace the old tree")
+	}
+	if b, _ := os.ReadFile(tree + ".ktstr-extracted"); string(b) != "v2" {
+		t.Errorf("marker = %q, want v2", b)
+	}
+}
+
+func TestTarballDigestMemo(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "x.tar.xz")
+	writeFile(t, p, []byte("abc"))
+	st, _ := os.Stat(p)
+	const abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+	if sum, err := tarballDigest(p, st, dir); err != nil || sum != abc {
+		t.Fatalf("digest = %s, %v", sum, err)
+	}
+	// Same size and mtime: the memo answers, even though the content changed.
+	writeFile(t, p, []byte("xyz"))
+	if err := os.Chtimes(p, time.Time{}, st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	st2, _ := os.Stat(p)
+	if sum, _ := tarballDigest(p, st2, dir); sum != abc {
+		t.Errorf("memo not used: %s", sum)
+	}
+	// A new mtime rehashes.
+	if err := os.Chtimes(p, time.Time{}, st.ModTime().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	st3, _ := os.Stat(p)
+	if sum, _ := tarballDigest(p, st3, dir); sum == abc {
+		t.Errorf("changed tarball kept its digest")
+	}
+}
+
+func TestMissingSourceError(t *testing.T) {
+	msg := errMissingSource().Error()
+	for _, s := range []string{"apt-get install linux-source-6.12", "--source", "/usr/src/linux-source-6.12.tar.xz"} {
+		if !strings.Contains(msg, s) {
+			t.Errorf("%q lacks %q", msg, s)
+		}
+	}
+}
