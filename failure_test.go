@@ -26,29 +26,41 @@ func TestHelperFailure(t *testing.T) {
 	if os.Getenv(helperEnv) == "" && !ktstr.InGuest() {
 		t.Skip("helper: run in a subprocess by TestFailureModes and TestCleanup")
 	}
-	modes := map[string]func(ctx *ktstr.Ctx) (ktstr.AssertResult, error){
-		"panic": func(*ktstr.Ctx) (ktstr.AssertResult, error) { panic("boom in the test function") },
-		"goroutine-panic": func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+	short := ktstr.Test{MemoryMB: 256, DurationS: 1}
+	type mode struct {
+		test ktstr.Test
+		fn   ktstr.Func
+	}
+	modes := map[string]mode{
+		"panic": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) { panic("boom in the test function") }},
+		"goroutine-panic": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
 			go func() { panic("boom in a goroutine") }()
 			time.Sleep(time.Minute)
 			return ktstr.Pass(), nil
-		},
-		"kernel-panic": func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+		}},
+		"kernel-panic": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
 			return ktstr.Pass(), os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
-		},
-		"error": func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+		}},
+		"error": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
 			return ktstr.Pass(), errors.New("the function gave up")
-		},
-		"fail": func(*ktstr.Ctx) (ktstr.AssertResult, error) { return ktstr.Fail("custom check failed: 3 > 2"), nil },
-		"sleep": func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+		}},
+		"fail": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) { return ktstr.Fail("custom check failed: 3 > 2"), nil }},
+		"sleep": {short, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
 			ctx.Logf("sleeping")
 			time.Sleep(10 * time.Minute)
 			return ktstr.Pass(), nil
-		},
+		}},
+		"expect-err-but-pass": {ktstr.Test{MemoryMB: 256, ExpectErr: true}, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+			return ktstr.Pass(), nil
+		}},
+		"replicas": {ktstr.Test{MemoryMB: 256, Replicas: 3}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+			ctx.Logf("replica %d of 3", ctx.Replica+1)
+			return ktstr.Pass(), nil
+		}},
 	}
-	for name, fn := range modes {
+	for name, m := range modes {
 		t.Run(name, func(t *testing.T) {
-			ktstr.Run(t, ktstr.Test{MemoryMB: 256, DurationS: 1}, fn)
+			ktstr.Run(t, m.test, m.fn)
 		})
 	}
 }

@@ -60,7 +60,9 @@ func (s *session) runTest() (failure, detail string) {
 	if err != nil {
 		self = "/init"
 	}
-	cmd := exec.Command(self, TestArgs(s.job.Test, s.job.Verbose)...)
+	// Always verbose: when the test never reaches ktstr.Run, go test's
+	// SKIP or FAIL line is what explains it.
+	cmd := exec.Command(self, TestArgs(s.job.Test, true)...)
 	cmd.Env = append(os.Environ(), proto.EnvRole+"="+proto.RoleTest)
 	cmd.Stdout, cmd.Stderr = outW, outW
 	cmd.ExtraFiles = []*os.File{frW} // fd 3 in the child: see ChildWriter
@@ -138,7 +140,7 @@ func (s *session) runTest() (failure, detail string) {
 	case !gotResult && ws.ExitStatus() != 0:
 		failure = fmt.Sprintf("test process exited with status %d before reporting a result", ws.ExitStatus())
 	case !gotResult:
-		failure = fmt.Sprintf("test function never ran in the guest: no test matched %q (is ktstr.Run called on every run of this test, in the same order?)", s.job.Test)
+		failure = fmt.Sprintf("test function never ran in the guest: %s ended without reaching ktstr.Run call %d (code before ktstr.Run runs in the guest too: a skip or failure there ends the guest run; see ktstr.InGuest)", s.job.Test, s.job.Occurrence)
 	}
 	if failure != "" {
 		detail = tailString(output.lines())

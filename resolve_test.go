@@ -1,0 +1,136 @@
+package ktstr
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ktstr-go/ktstr/topology"
+	"github.com/ktstr-go/ktstr/verify"
+)
+
+func TestResolveValidation(t *testing.T) {
+	sched := &Scheduler{Name: "s", Binary: Discover("scx_s"), Flags: []Flag{{Name: "llc"}, {Name: "steal", Requires: []FlagName{"llc"}}}}
+	badTopo := &Scheduler{Name: "bad", Binary: Discover("scx_bad"), Topology: Topo(1, -1, 2, 1)}
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		test Test
+		want string // substring of the error; "" means valid
+	}{
+		{"defaults", Test{}, ""},
+		{"negative LLCs", Test{LLCs: -1}, "LLCs is -1: must be at least 1"},
+		{"negative cores", Test{Cores: -2}, "Cores is -2"},
+		{"negative threads", Test{Threads: -1}, "Threads is -1"},
+		{"negative NUMA", Test{NumaNodes: -1}, "NumaNodes is -1"},
+		{"negative memory", Test{MemoryMB: -5}, "MemoryMB is -5"},
+		{"negative duration", Test{DurationS: -1}, "DurationS is -1"},
+		{"negative workers", Test{WorkersPerCgroup: -1}, "WorkersPerCgroup is -1"},
+		{"negative replicas", Test{Replicas: -3}, "Replicas is -3"},
+		{"zero LLCs from scheduler", Test{Scheduler: badTopo}, `Scheduler "bad" Topology.LLCs is -1`},
+		{"LLCs not divisible by NUMA", Test{NumaNodes: 2, LLCs: 3}, "cannot be split evenly across 2 NUMA nodes"},
+		{"too many CPUs", Test{LLCs: 64, Cores: 8, Threads: 2}, "1024 CPUs"},
+		{"too little memory per node", Test{NumaNodes: 4, LLCs: 4, MemoryMB: 128}, "MemoryMB is 128: 4 NUMA nodes need at least 64 MB each"},
+		{"sockets alias", Test{Sockets: 2}, ""},
+		{"sockets and LLCs agree", Test{Sockets: 2, LLCs: 2}, ""},
+		{"sockets and LLCs differ", Test{Sockets: 2, LLCs: 3}, "Sockets (2) and LLCs (3) differ"},
+		{"min above max LLCs", Test{MinLLCs: 4, MaxLLCs: 2}, "MinLLCs (4) is above MaxLLCs (2)"},
+		{"min above max CPUs", Test{MinCPUs: 9, MaxCPUs: 8}, "MinCPUs (9) is above MaxCPUs (8)"},
+		{"min above max NUMA", Test{MinNumaNodes: 2, MaxNumaNodes: 1}, "MinNumaNodes (2) is above MaxNumaNodes (1)"},
+		{"min above inherited max NUMA", Test{MinNumaNodes: 2}, "merged topology constraints: MinNumaNodes (2) is above MaxNumaNodes (1)"},
+		{"negative threshold", Test{MaxGapMs: Val(-1)}, "MaxGapMs is -1: thresholds cannot be negative"},
+		{"spread above 100", Test{MaxSpreadPct: Val(150)}, "MaxSpreadPct is 150"},
+		{"fractional samples", Test{SustainedSamples: Val(1.5)}, "SustainedSamples is 1.5"},
+		{"disabled threshold", Test{MaxGapMs: Disabled}, ""},
+		{"bad Bool", Test{NotStarved: Bool(7)}, "NotStarved is Bool(7)"},
+		{"unknown required flag", Test{Scheduler: sched, RequiredFlags: []FlagName{"nope"}}, `RequiredFlags: unknown flag "nope"`},
+		{"unknown excluded flag", Test{Scheduler: sched, ExcludedFlags: []FlagName{"nope"}}, `ExcludedFlags: unknown flag "nope"`},
+		{"required and excluded", Test{Scheduler: sched, RequiredFlags: []FlagName{"llc"}, ExcludedFlags: []FlagName{"llc"}}, `flag "llc" is both required and excluded`},
+		{"flags without scheduler", Test{RequiredFlags: []FlagName{"llc"}}, `unknown flag "llc"`},
+		{"map write without scheduler", Test{BpfMapWrite: &BpfMapWrite{Map: "m", Key: []byte{0}, Value: []byte{1}}}, "BpfMapWrite needs a sched_ext Scheduler"},
+		{"map write bad name", Test{Scheduler: sched, BpfMapWrite: &BpfMapWrite{Map: "a_name_longer_than_15", Key: []byte{0}, Value: []byte{1}}}, "must name a BPF map"},
+		{"missing include file", Test{IncludeFiles: []string{"/nonexistent/x"}}, `IncludeFiles "/nonexistent/x"`},
+		{"include file dir", Test{IncludeFiles: []string{"/"}}, "not a regular file"},
+		{"include file clash", Test{IncludeFiles: []string{file, "/etc/hostname", filepath.Join(t.TempDir(), "f")}}, "both would be /include-files/f"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "include file clash" {
+				if err := os.WriteFile(tc.test.IncludeFiles[2], nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := resolve(tc.test)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("resolve: %v", err)
+			case tc.want != "" && err == nil:
+				t.Fatalf("resolve succeeded, want an error containing %q", tc.want)
+			case tc.want != "" && !strings.Contains(err.Error(), tc.want):
+				t.Fatalf("resolve error:\n%v\nwant it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestResolveReportsEveryError(t *testing.T) {
+	_, err := resolve(Test{LLCs: -1, Replicas: -1, MaxGapMs: Val(-3)})
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	for _, want := range []string{"LLCs is -1", "Replicas is -1", "MaxGapMs is -3"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestResolveInheritance(t *testing.T) {
+	sched := &Scheduler{Name: "s", Binary: Discover("scx_s"), Topology: Topo(1, 2, 4, 1),
+		Checks: Checks{MaxGapMs: Val(5000), Isolation: On}}
+	for _, tc := range []struct {
+		name string
+		test Test
+		want topology.Topology
+	}{
+		{"framework defaults", Test{}, Topo(1, 1, 2, 1)},
+		{"test only", Test{LLCs: 2, Cores: 4, Threads: 2}, Topo(1, 2, 4, 2)},
+		{"scheduler topology", Test{Scheduler: sched}, Topo(1, 2, 4, 1)},
+		{"per-dimension override", Test{Scheduler: sched, Threads: 2}, Topo(1, 2, 4, 2)},
+		{"sockets alias over scheduler", Test{Scheduler: sched, Sockets: 4}, Topo(1, 4, 4, 1)},
+		{"partial scheduler topology", Test{Scheduler: &Scheduler{Name: "p", Binary: Discover("p"), Topology: Topology{Cores: 3}}}, Topo(1, 1, 3, 1)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := resolve(tc.test)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.topo != tc.want {
+				t.Errorf("topology %s, want %s", p.topo, tc.want)
+			}
+		})
+	}
+	p, err := resolve(Test{Scheduler: sched, Isolation: Off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.memoryMB != 2048 || p.duration != 2*time.Second || p.workers != 2 || p.replicas != 1 || p.watchdog != 4*time.Second || !p.autoRepro {
+		t.Errorf("execution defaults: %+v", p)
+	}
+	if v, _ := p.checks.MaxGapMs.Value(); v != 5000 {
+		t.Errorf("MaxGapMs %v, want the scheduler's 5000", p.checks.MaxGapMs)
+	}
+	if p.checks.Isolation != verify.Off {
+		t.Errorf("Isolation %v, want the test's Off over the scheduler's On", p.checks.Isolation)
+	}
+	if v, _ := p.checks.MaxSpreadPct.Value(); v != 15 || !p.checks.NotStarved.True() {
+		t.Errorf("framework defaults lost: %+v", p.checks)
+	}
+	if p, _ := resolve(Test{ExpectErr: true}); p.autoRepro {
+		t.Error("ExpectErr must disable AutoRepro")
+	}
+}
