@@ -53,6 +53,10 @@ func TestHelperFailure(t *testing.T) {
 		"expect-err-but-pass": {ktstr.Test{MemoryMB: 256, ExpectErr: true}, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
 			return ktstr.Pass(), nil
 		}},
+		"sched-stall":   {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512}, sleepFor},
+		"sched-error":   {ktstr.Test{Scheduler: withArgs(fixture, "--error-after", "300"), MemoryMB: 512}, sleepFor},
+		"sched-exits":   {ktstr.Test{Scheduler: withArgs(fixture, "--no-such-flag"), MemoryMB: 512}, sleepFor},
+		"sched-missing": {ktstr.Test{Scheduler: &ktstr.Scheduler{Name: "nope", Binary: ktstr.Discover("scx_does_not_exist")}}, sleepFor},
 		"replicas": {ktstr.Test{MemoryMB: 256, Replicas: 3}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
 			ctx.Logf("replica %d of 3", ctx.Replica+1)
 			return ktstr.Pass(), nil
@@ -197,15 +201,20 @@ func TestFailureModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		mode string
-		env  []string
-		want []string
+		mode   string
+		env    []string
+		want   []string
+		absent []string // e.g. signs that a VM booted
 	}{
 		{mode: "panic", want: []string{"test function panicked: boom in the test function", "failure_test.go"}},
 		{mode: "goroutine-panic", want: []string{"test process panicked before reporting a result", "panic: boom in a goroutine"}},
 		{mode: "kernel-panic", want: []string{"guest kernel panic: Kernel panic - not syncing: sysrq triggered crash", "guest console"}},
 		{mode: "error", want: []string{"test function returned an error: the function gave up"}},
 		{mode: "fail", want: []string{"[custom] custom check failed: 3 > 2"}},
+		{mode: "sched-stall", want: []string{"scheduler fixture failed during the test", "kernel: sched_ext disabled it (runnable task stall)", "scheduler fixture log (last lines):", "scx_fixture: attached"}},
+		{mode: "sched-error", want: []string{"scheduler fixture failed during the test", "kernel: sched_ext disabled it (scx_bpf_error): fixture: error after 300 dispatches"}},
+		{mode: "sched-exits", want: []string{"scheduler did not attach: fixture exited with status 2 before sched_ext enabled it", "flag provided but not defined: -no-such-flag"}},
+		{mode: "sched-missing", want: []string{"scheduler nope: scheduler binary not found", "scx_does_not_exist"}, absent: []string{"boot to test function", "accel"}},
 		{mode: "sleep", env: []string{"KTSTR_TIMEOUT=20s"}, want: []string{"guest did not finish: killed after the host-side 20s limit (tcg, 2 vCPUs)"}},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -221,9 +230,20 @@ func TestFailureModes(t *testing.T) {
 					t.Errorf("output lacks %q; output:\n%s", w, out)
 				}
 			}
+			for _, a := range tc.absent {
+				if strings.Contains(out, a) {
+					t.Errorf("output has %q; output:\n%s", a, out)
+				}
+			}
 			h.checkNothingLeft()
 		})
 	}
+}
+
+// withArgs returns a copy of s with SchedArgs args.
+func withArgs(s ktstr.Scheduler, args ...string) *ktstr.Scheduler {
+	s.SchedArgs = args
+	return &s
 }
 
 // TestCleanup interrupts runs the way a user or go test does and checks that

@@ -10,7 +10,9 @@ import (
 
 	"github.com/ktstr-go/ktstr/guest"
 	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/scheduler"
 	"github.com/ktstr-go/ktstr/vm"
+	"github.com/ktstr-go/ktstr/workload"
 )
 
 var (
@@ -45,6 +47,12 @@ func Main(m *testing.M) {
 
 // roleMain runs the guest roles other than init and test.
 func roleMain() (int, bool) {
+	switch os.Getenv(proto.EnvRole) {
+	case proto.RoleSentinel:
+		return scheduler.SentinelMain(), true
+	case proto.RoleWorker:
+		return workload.WorkerMain(), true
+	}
 	return 0, false
 }
 

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
 	"github.com/ktstr-go/ktstr/gauntlet"
+	"github.com/ktstr-go/ktstr/scheduler"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/verify"
 )
@@ -36,7 +38,31 @@ type plan struct {
 	constraints gauntlet.Constraints
 	autoRepro   bool
 	include     []string // absolute host paths
+	profile     scheduler.Profile
+	schedArgs   []string // the scheduler's command line, guest paths
+	schedBinary string   // host path of the scheduler binary; "" for EEVDF
 }
+
+// locateScheduler finds the scheduler binary on the host, so that a
+// missing one is reported before any VM boots.
+func (p *plan) locateScheduler() error {
+	s := p.test.Scheduler
+	if s.IsEEVDF() {
+		return nil
+	}
+	bin, err := s.Binary.Resolve()
+	if err != nil {
+		return fmt.Errorf("scheduler %s: %w", s.DisplayName(), err)
+	}
+	p.schedBinary = bin
+	return nil
+}
+
+// Guest paths of the scheduler binary and its config file.
+const (
+	guestSchedDir    = "/ktstr/sched"
+	guestSchedConfig = "/ktstr/sched-config"
+)
 
 // resolve applies inheritance (test, then scheduler, then defaults) and
 // validates the result. Every error names the field and the rule.
@@ -126,8 +152,30 @@ func resolve(t Test) (*plan, error) {
 	// ExpectErr disables auto-repro, as the page says.
 	p.autoRepro = t.AutoRepro.Or(On).True() && !t.ExpectErr
 
-	if err := validateFlags(t); err != nil {
+	profiles, err := t.Scheduler.GenerateProfiles(t.RequiredFlags, t.ExcludedFlags)
+	if err != nil {
 		errs = append(errs, err)
+	} else {
+		p.profile = profiles[0]
+	}
+	if s := t.Scheduler; s != nil {
+		if !s.IsEEVDF() {
+			var cfg string
+			if s.ConfigFile != "" {
+				cfg = path.Join(guestSchedConfig, filepath.Base(s.ConfigFile))
+				if st, err := os.Stat(s.ConfigFile); err != nil || !st.Mode().IsRegular() {
+					bad("Scheduler %q ConfigFile %q: not a readable regular file", s.DisplayName(), s.ConfigFile)
+				}
+			}
+			p.schedArgs = s.Args(cfg, t.ExtraSchedArgs, p.profile)
+		} else if len(t.ExtraSchedArgs) > 0 || len(s.SchedArgs) > 0 || s.ConfigFile != "" {
+			bad("ExtraSchedArgs/SchedArgs/ConfigFile given but the scheduler is EEVDF, which takes no arguments")
+		}
+		if err := scheduler.ValidateKernelArgs(s.KernelArgs); err != nil {
+			bad("Scheduler %q %w", s.DisplayName(), err)
+		}
+	} else if len(t.ExtraSchedArgs) > 0 {
+		bad("ExtraSchedArgs given but the test has no Scheduler")
 	}
 	if w := t.BpfMapWrite; w != nil {
 		if w.Map == "" || len(w.Map) > 15 {
@@ -174,45 +222,4 @@ func first(vs ...int) int {
 		}
 	}
 	return 0
-}
-
-// validateFlags checks RequiredFlags and ExcludedFlags against the
-// scheduler's flags.
-func validateFlags(t Test) error {
-	if len(t.RequiredFlags) == 0 && len(t.ExcludedFlags) == 0 {
-		return nil
-	}
-	known := map[FlagName]bool{}
-	if t.Scheduler != nil {
-		for _, f := range t.Scheduler.Flags {
-			known[f.Name] = true
-		}
-	}
-	var errs []error
-	req := map[FlagName]bool{}
-	for _, f := range t.RequiredFlags {
-		if !known[f] {
-			errs = append(errs, fmt.Errorf("RequiredFlags: unknown flag %q (scheduler %s declares %v)", f, t.Scheduler.DisplayName(), flagNames(t)))
-		}
-		req[f] = true
-	}
-	for _, f := range t.ExcludedFlags {
-		if !known[f] {
-			errs = append(errs, fmt.Errorf("ExcludedFlags: unknown flag %q (scheduler %s declares %v)", f, t.Scheduler.DisplayName(), flagNames(t)))
-		}
-		if req[f] {
-			errs = append(errs, fmt.Errorf("flag %q is both required and excluded", f))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func flagNames(t Test) []FlagName {
-	var n []FlagName
-	if t.Scheduler != nil {
-		for _, f := range t.Scheduler.Flags {
-			n = append(n, f.Name)
-		}
-	}
-	return n
 }

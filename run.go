@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -44,6 +45,9 @@ func Run(t *testing.T, test Test, fn Func) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := p.locateScheduler(); err != nil {
+		t.Fatalf("ktstr: %v", err)
+	}
 	env := hostEnvironment(t)
 	if p.replicas == 1 {
 		runReplica(t, env, p, t.Name(), occurrence, 0, fn)
@@ -77,32 +81,6 @@ func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, re
 	release := acquireSlot()
 	defer release()
 
-	budget := vm.NewBudget(env.accel.Accel, p.topo.CPUs())
-	job := proto.Job{
-		Kind: proto.KindTest, Test: name, Occurrence: occurrence, Replica: replica,
-		Topology: p.topo, MemoryMB: p.memoryMB, Duration: p.duration, WorkersPerCgroup: p.workers,
-		Accel: string(env.accel.Accel), Slowdown: budget.Slowdown, Verbose: testing.Verbose(),
-	}
-	// The guest gives the test function its duration plus generous set-up
-	// and tear-down time, scaled for the accelerator.
-	work := p.duration + 20*time.Second
-	job.TestTimeout = budget.Guest(work)
-	if raw, err := json.Marshal(p.checks); err == nil {
-		job.Checks = raw
-	}
-	spec := runner.Spec{
-		Job: job, Init: env.self, Kernel: env.kernel, Accel: env.accel.Accel,
-		Timeout: budget.Host(work),
-	}
-	if env.timeout > 0 {
-		spec.Timeout = env.timeout
-	}
-	for _, f := range p.include {
-		g := filepath.Join(proto.IncludeDir, filepath.Base(f))
-		spec.Files = append(spec.Files, runner.File{Guest: g, Host: f, Binary: true})
-		spec.Job.IncludeFiles = append(spec.Job.IncludeFiles, g)
-	}
-
 	ctx := context.Background()
 	if dl, ok := t.Deadline(); ok {
 		// Stop before go test's own timeout, which would kill the process
@@ -115,23 +93,7 @@ func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, re
 		ctx, cancel = context.WithDeadlineCause(ctx, dl.Add(-margin), errors.New("go test -timeout is about to expire"))
 		defer cancel()
 	}
-	verbose := testing.Verbose()
-	spec.Frame = func(_ time.Time, f proto.Envelope) {
-		if f.Type != proto.TypeLog || !verbose {
-			return
-		}
-		var l proto.Log
-		if f.Decode(&l) == nil {
-			t.Logf("guest: %s", l.Msg)
-		}
-	}
-	if os.Getenv("KTSTR_CONSOLE") != "" {
-		spec.Console = func(line string) { t.Logf("console: %s", line) }
-	}
-
-	t.Logf("ktstr: %s %s on %s, %d MB, accel %s; host limit %s (%s)",
-		name, p.test.Scheduler.DisplayName(), p.topo, p.memoryMB, env.accel, spec.Timeout.Round(time.Second), budget)
-	o, err := runner.Run(ctx, spec)
+	o, err := bootVM(ctx, t, env, p, name, occurrence, replica)
 	if interrupted.Load() {
 		// The signal handler is stopping every VM and will exit the
 		// process with the signal's status; don't report a failure first.
@@ -142,9 +104,9 @@ func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, re
 	}
 	failure := outcomeFailure(o)
 	if !o.Started.IsZero() {
-		t.Logf("ktstr: boot to test function %.2fs, total %.2fs", o.Started.Sub(o.Begin).Seconds(), time.Since(o.Begin).Seconds())
+		t.Logf("ktstr: boot to test function %.2fs, total %.2fs", o.Started.Sub(o.Begin).Seconds(), o.End.Sub(o.Begin).Seconds())
 	}
-	if !verbose && failure != nil {
+	if !testing.Verbose() && failure != nil {
 		for _, l := range o.Logs {
 			t.Logf("guest: %s", l)
 		}
@@ -157,6 +119,82 @@ func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, re
 	case failure != nil:
 		t.Errorf("ktstr: %v", failure)
 	}
+}
+
+// bootVM runs the job of one replica in a VM, logging progress (and, with
+// -v, the guest's log lines as they arrive) on tb.
+func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name string, occurrence, replica int) (*runner.Outcome, error) {
+	tb.Helper()
+	logf := tb.Logf
+	budget := vm.NewBudget(env.accel.Accel, p.topo.CPUs())
+	job := proto.Job{
+		Kind: proto.KindTest, Test: name, Occurrence: occurrence, Replica: replica,
+		Topology: p.topo, MemoryMB: p.memoryMB, Duration: p.duration, WorkersPerCgroup: p.workers,
+		Accel: string(env.accel.Accel), Slowdown: budget.Slowdown, Verbose: testing.Verbose(),
+	}
+	// The guest gives the test function its duration plus generous set-up
+	// and tear-down time, scaled for the accelerator.
+	work := p.duration + 20*time.Second
+	job.TestTimeout = budget.Guest(work)
+	var files []runner.File
+	var kernelArgs []string
+	if s := p.test.Scheduler; !s.IsEEVDF() {
+		sj := &proto.SchedulerJob{
+			Name: s.DisplayName(), Path: path.Join(guestSchedDir, filepath.Base(p.schedBinary)), Args: p.schedArgs,
+			Sysctls: s.Sysctls, Profile: p.profile.Name,
+			AttachTimeout: budget.Guest(10 * time.Second),
+			// The watchdog only stretches with vCPUs outnumbering host
+			// CPUs: emulation slows everything alike, overcommit starves
+			// vCPUs.
+			WatchdogTimeout: time.Duration(float64(p.watchdog) * budget.Overcommit),
+		}
+		if w := p.test.BpfMapWrite; w != nil {
+			sj.BpfMapWrite = &proto.BpfMapWrite{Map: w.Map, Key: w.Key, Value: w.Value}
+		}
+		job.Scheduler = sj
+		files = append(files, runner.File{Guest: sj.Path, Host: p.schedBinary, Binary: true})
+		if s.ConfigFile != "" {
+			files = append(files, runner.File{Guest: path.Join(guestSchedConfig, filepath.Base(s.ConfigFile)), Host: s.ConfigFile})
+		}
+		kernelArgs = s.KernelArgs
+		// Attaching, a watchdog ejection and stopping all take time too.
+		work += 10*time.Second + sj.WatchdogTimeout
+	}
+	if raw, err := json.Marshal(p.checks); err == nil {
+		job.Checks = raw
+	}
+	spec := runner.Spec{
+		Job: job, Init: env.self, Files: files, Kernel: env.kernel, KernelArgs: kernelArgs, Accel: env.accel.Accel,
+		Timeout: budget.Host(work),
+	}
+	if env.timeout > 0 {
+		spec.Timeout = env.timeout
+	}
+	for _, f := range p.include {
+		g := filepath.Join(proto.IncludeDir, filepath.Base(f))
+		spec.Files = append(spec.Files, runner.File{Guest: g, Host: f, Binary: true})
+		spec.Job.IncludeFiles = append(spec.Job.IncludeFiles, g)
+	}
+	verbose := testing.Verbose()
+	spec.Frame = func(_ time.Time, f proto.Envelope) {
+		if f.Type != proto.TypeLog || !verbose {
+			return
+		}
+		var l proto.Log
+		if f.Decode(&l) == nil {
+			logf("guest: %s", l.Msg)
+		}
+	}
+	if os.Getenv("KTSTR_CONSOLE") != "" {
+		spec.Console = func(line string) { logf("console: %s", line) }
+	}
+	sched := p.test.Scheduler.DisplayName()
+	if sj := job.Scheduler; sj != nil {
+		sched = fmt.Sprintf("%s [profile %s, watchdog %s]", sched, sj.Profile, sj.WatchdogTimeout)
+	}
+	logf("ktstr: %s under %s on %s, %d MB, accel %s; host limit %s (%s)",
+		name, sched, p.topo, p.memoryMB, env.accel, spec.Timeout.Round(time.Second), budget)
+	return runner.Run(ctx, spec)
 }
 
 // outcomeFailure turns a run's outcome into the test's failure, or nil.

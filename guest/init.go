@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -113,5 +112,3 @@ func powerOff() {
 		time.Sleep(time.Hour)
 	}
 }
-
-func tailString(lines []string) string { return strings.Join(lines, "\n") }

@@ -1,7 +1,6 @@
 package guest
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/tail"
 )
 
 // session carries out one test job inside the guest.
@@ -28,7 +28,15 @@ type session struct {
 // run carries out the job and returns why it failed outside the test
 // function, with the log that explains it, or two empty strings.
 func (s *session) run() (failure, detail string) {
+	if s.job.Scheduler != nil {
+		return s.runScheduled()
+	}
 	return s.runTest()
+}
+
+// logf sends a line to the host's test log.
+func (s *session) logf(format string, args ...any) {
+	_ = s.out.Send(proto.TypeLog, proto.Log{Msg: fmt.Sprintf(format, args...)})
 }
 
 // TestArgs returns the go test flags that make the test binary run exactly
@@ -77,18 +85,13 @@ func (s *session) runTest() (failure, detail string) {
 	}
 	pid := cmd.Process.Pid
 
-	output := newLineTail(60)
+	output := tail.New(60)
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { // child output to the console, keeping a tail
 		defer wg.Done()
 		defer outR.Close()
-		sc := bufio.NewScanner(outR)
-		sc.Buffer(make([]byte, 64<<10), 1<<20)
-		for sc.Scan() {
-			output.add(sc.Text())
-			fmt.Fprintln(os.Stdout, sc.Text())
-		}
+		output.Follow(outR, func(l string) { fmt.Fprintln(os.Stdout, l) })
 	}()
 	var gotResult bool
 	var frameErr error
@@ -135,7 +138,7 @@ func (s *session) runTest() (failure, detail string) {
 		failure = fmt.Sprintf("results from the test process were damaged: %v", frameErr)
 	case !gotResult && ws.Signaled():
 		failure = fmt.Sprintf("test process killed by signal %v before reporting a result", ws.Signal())
-	case !gotResult && panicked(output.lines()):
+	case !gotResult && panicked(output.Lines()):
 		failure = "test process panicked before reporting a result"
 	case !gotResult && ws.ExitStatus() != 0:
 		failure = fmt.Sprintf("test process exited with status %d before reporting a result", ws.ExitStatus())
@@ -143,7 +146,7 @@ func (s *session) runTest() (failure, detail string) {
 		failure = fmt.Sprintf("test function never ran in the guest: %s ended without reaching ktstr.Run call %d (code before ktstr.Run runs in the guest too: a skip or failure there ends the guest run; see ktstr.InGuest)", s.job.Test, s.job.Occurrence)
 	}
 	if failure != "" {
-		detail = tailString(output.lines())
+		detail = output.String()
 	}
 	return failure, detail
 }
@@ -165,31 +168,4 @@ func ChildWriter() (*proto.Writer, error) {
 		return nil, fmt.Errorf("results pipe (fd 3): %w", err)
 	}
 	return proto.NewWriter(os.NewFile(3, "ktstr-results")), nil
-}
-
-// lineTail keeps the last n lines added.
-type lineTail struct {
-	mu  sync.Mutex
-	n   int
-	buf []string
-}
-
-func newLineTail(n int) *lineTail { return &lineTail{n: n} }
-
-func (t *lineTail) add(l string) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	t.buf = append(t.buf, l)
-	if len(t.buf) > 2*t.n {
-		t.buf = append([]string(nil), t.buf[len(t.buf)-t.n:]...)
-	}
-}
-
-func (t *lineTail) lines() []string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if len(t.buf) > t.n {
-		return append([]string(nil), t.buf[len(t.buf)-t.n:]...)
-	}
-	return append([]string(nil), t.buf...)
 }

@@ -32,18 +32,27 @@ func TestTestArgs(t *testing.T) {
 	}
 }
 
-func TestLineTail(t *testing.T) {
-	lt := newLineTail(2)
-	for _, l := range []string{"a", "b", "c", "d", "e"} {
-		lt.add(l)
-	}
-	if diff := cmp.Diff([]string{"d", "e"}, lt.lines()); diff != "" {
-		t.Error(diff)
-	}
-}
-
 func TestPanicked(t *testing.T) {
 	if !panicked([]string{"x", "panic: boom", "goroutine 1"}) || !panicked([]string{"fatal error: all goroutines are asleep"}) || panicked([]string{"ok", "PASS"}) {
 		t.Error("panicked misclassifies")
+	}
+}
+
+func TestExitReason(t *testing.T) {
+	for _, tc := range []struct {
+		kmsg []string
+		want string
+	}{
+		{nil, ""},
+		{[]string{`sched_ext: BPF scheduler "simple" enabled`}, ""},
+		{[]string{`sched_ext: BPF scheduler "fixture" disabled (runtime error)`, `sched_ext: fixture: fixture: error after 1000 dispatches`},
+			"; kernel: sched_ext disabled it (runtime error): fixture: error after 1000 dispatches"},
+		{[]string{`sched_ext: BPF scheduler "fixture" disabled (runnable task stall)`, `sched_ext: fixture: kworker/0:1[12] failed to run for 5.1s`},
+			"; kernel: sched_ext disabled it (runnable task stall): kworker/0:1[12] failed to run for 5.1s"},
+		{[]string{`sched_ext: BPF scheduler "simple" disabled (unregistered from user space)`}, "; kernel: sched_ext disabled it (unregistered from user space)"},
+	} {
+		if got := exitReason(tc.kmsg); got != tc.want {
+			t.Errorf("exitReason(%q) = %q, want %q", tc.kmsg, got, tc.want)
+		}
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/ktstr-go/ktstr/internal/cachedir"
 )
@@ -35,12 +37,45 @@ func (b *Builder) Cached(dir string) (string, error) {
 	sum := l.hash()
 	final := filepath.Join(dir, sum+".cpio")
 	if fi, err := os.Stat(final); err == nil && fi.Mode().IsRegular() {
+		// The modification time records the last use, for prune.
+		now := time.Now()
+		_ = os.Chtimes(final, now, now)
 		return final, nil
 	}
+	prune(dir, time.Now())
 	if err := writeFileAtomic(final, l); err != nil {
 		return "", fmt.Errorf("initramfs: cache %s: %w", final, err)
 	}
 	return final, nil
+}
+
+// Archives unused for maxAge, and temporary files a crashed writer left
+// for more than maxTmpAge, are deleted whenever a new archive is written, so
+// the cache does not grow without bound as test binaries change.
+const (
+	maxAge    = 72 * time.Hour
+	maxTmpAge = time.Hour
+)
+
+func prune(dir string, now time.Time) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		tmp := strings.HasPrefix(name, ".") && strings.HasSuffix(name, ".tmp")
+		if !tmp && !strings.HasSuffix(name, ".cpio") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		if age := now.Sub(fi.ModTime()); (tmp && age > maxTmpAge) || (!tmp && age > maxAge) {
+			_ = os.Remove(filepath.Join(dir, name))
+		}
+	}
 }
 
 // writeFileAtomic writes l's archive to a temporary file next to final and

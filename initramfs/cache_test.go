@@ -38,9 +38,14 @@ func TestCached(t *testing.T) {
 		t.Error("cached archive differs from WriteTo's")
 	}
 
-	// A second builder with the same content reuses the file untouched.
-	old := time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)
+	// A second builder with the same content reuses the file (same inode,
+	// not rewritten) and marks it used (mtime now, for pruning).
+	old := time.Now().Add(-time.Hour)
 	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.Stat(p)
+	if err != nil {
 		t.Fatal(err)
 	}
 	p2, err := cacheBuilder().Cached(dir)
@@ -50,8 +55,8 @@ func TestCached(t *testing.T) {
 	if p2 != p {
 		t.Errorf("second Cached = %s, want %s", p2, p)
 	}
-	if fi, err := os.Stat(p); err != nil || !fi.ModTime().Equal(old) {
-		t.Errorf("cached archive rewritten: %v, %v", fi.ModTime(), err)
+	if fi, err := os.Stat(p); err != nil || !os.SameFile(before, fi) || !fi.ModTime().After(old) {
+		t.Errorf("cached archive rewritten or not marked used: %v, %v", fi.ModTime(), err)
 	}
 
 	// Other content, other file.
@@ -142,5 +147,30 @@ func assertFiles(t *testing.T, dir string, n int) {
 	}
 	if t.Failed() {
 		t.Log(fmt.Sprint(names))
+	}
+}
+
+func TestPrune(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Now()
+	files := map[string]time.Duration{ // name -> age
+		"old.cpio": 100 * time.Hour, "recent.cpio": time.Hour,
+		".x.cpio.1.tmp": 2 * time.Hour, ".y.cpio.2.tmp": time.Minute, "other.txt": 1000 * time.Hour,
+	}
+	for name, age := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chtimes(p, now.Add(-age), now.Add(-age)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prune(dir, now)
+	for name, keep := range map[string]bool{"old.cpio": false, "recent.cpio": true, ".x.cpio.1.tmp": false, ".y.cpio.2.tmp": true, "other.txt": true} {
+		_, err := os.Stat(filepath.Join(dir, name))
+		if kept := err == nil; kept != keep {
+			t.Errorf("%s: kept=%v, want %v", name, kept, keep)
+		}
 	}
 }

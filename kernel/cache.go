@@ -255,3 +255,47 @@ func exists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// SourceDir returns the kernel source tree img was built from, so that tools
+// built against the kernel (tools/sched_ext) use the same tree: for a kernel
+// build directory, the tree its "source" link names (or the directory itself
+// for an in-tree build); for a cache entry built from a tree given with
+// BuildOptions.Source, that tree; for one built from Debian's source tarball,
+// the extracted tree under <cache root>/src (found through the build
+// directory's "source" link). The error says so when the tree is unknown or
+// no longer on disk.
+func (img Image) SourceDir() (string, error) {
+	if img.Dir != "" && exists(filepath.Join(img.Dir, "arch/x86/boot/bzImage")) {
+		if t, err := filepath.EvalSymlinks(filepath.Join(img.Dir, "source")); err == nil {
+			return t, nil
+		}
+		if exists(filepath.Join(img.Dir, "Kconfig")) {
+			return img.Dir, nil
+		}
+	}
+	var tree string
+	switch {
+	case strings.HasPrefix(img.Source, "tree "):
+		tree, _, _ = strings.Cut(strings.TrimPrefix(img.Source, "tree "), " (")
+	case strings.HasPrefix(img.Source, "Debian "):
+		i, j := strings.LastIndex(img.Source, "("), strings.LastIndex(img.Source, ")")
+		if i < 0 || j < i {
+			return "", fmt.Errorf("kernel %s: no tarball in source %q", img.Key, img.Source)
+		}
+		id := strings.TrimSuffix(filepath.Base(img.Source[i+1:j]), ".tar.xz")
+		root, err := cachedir.Root()
+		if err != nil {
+			return "", err
+		}
+		tree = filepath.Join(root, "src", id)
+		if t, err := filepath.EvalSymlinks(filepath.Join(root, "build", id, "source")); err == nil {
+			tree = t
+		}
+	default:
+		return "", fmt.Errorf("kernel %s: source tree unknown (source %q)", img.Key, img.Source)
+	}
+	if !exists(filepath.Join(tree, "Makefile")) {
+		return "", fmt.Errorf("kernel %s: source tree %s is missing: rebuild the kernel with `ktstr kernel build --force` to extract it again", img.Key, tree)
+	}
+	return tree, nil
+}

@@ -14,6 +14,8 @@ type Budget struct {
 	Slowdown float64
 	// Boot is the allowance for QEMU start, kernel boot and guest init.
 	Boot time.Duration
+	// Overcommit is vCPUs per host CPU, at least 1.
+	Overcommit float64
 }
 
 // NewBudget returns the budget of a VM with vcpus vCPUs under accel on this
@@ -31,11 +33,11 @@ func newBudget(accel Accel, vcpus, hostCPUs int) Budget {
 		over = 1
 	}
 	if accel == KVM {
-		return Budget{Slowdown: 1, Boot: 20*time.Second + time.Duration(over*float64(time.Second))}
+		return Budget{Slowdown: 1, Overcommit: over, Boot: 20*time.Second + time.Duration(over*float64(time.Second))}
 	}
-	// Measured here: a 2-vCPU TCG guest boots in about 3 s and an 8-vCPU
-	// one on 2 host CPUs in about 7 s; allow several times that.
-	return Budget{Slowdown: 4 * over, Boot: 30*time.Second + time.Duration(over*4*float64(time.Second))}
+	// Measured here: a 2-vCPU TCG guest boots in about 2-3 s and an
+	// 8-vCPU one on 2 host CPUs in about 6 s; allow several times that.
+	return Budget{Slowdown: 4 * over, Overcommit: over, Boot: 30*time.Second + time.Duration(over*4*float64(time.Second))}
 }
 
 // Host returns the host-side limit for a VM whose guest work takes work on

@@ -13,7 +13,6 @@
 package vm
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +26,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ktstr-go/ktstr/internal/tail"
 )
 
 // ResultsPort is the virtio-serial port name of the results channel.
@@ -40,8 +41,8 @@ type VM struct {
 	results *os.File // read end of the results pipe
 	start   time.Time
 
-	console   *tail
-	stderr    *tail
+	console   *tail.Lines
+	stderr    *tail.Lines
 	consoleWG sync.WaitGroup
 
 	exited   chan struct{} // closed when QEMU has been reaped
@@ -114,7 +115,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if n <= 0 {
 		n = 200
 	}
-	v := &VM{cfg: cfg, args: args, results: resR, console: newTail(n), stderr: newTail(50), exited: make(chan struct{})}
+	v := &VM{cfg: cfg, args: args, results: resR, console: tail.New(n), stderr: tail.New(50), exited: make(chan struct{})}
 	cmd := exec.Command(cfg.QEMU, args...)
 	cmd.Stdin = nil
 	cmd.Stdout = conW
@@ -203,8 +204,8 @@ func (v *VM) Wait() (Result, error) {
 	r := Result{
 		ExitCode: v.cmd.ProcessState.ExitCode(),
 		Killed:   reason,
-		Console:  v.console.lines(),
-		Stderr:   v.stderr.lines(),
+		Console:  v.console.Lines(),
+		Stderr:   v.stderr.Lines(),
 		Elapsed:  time.Since(v.start),
 		Command:  v.Command(),
 	}
@@ -225,18 +226,10 @@ func (v *VM) Command() string {
 	return strings.Join(parts, " ")
 }
 
-func (v *VM) readLines(r io.ReadCloser, t *tail, each func(string)) {
+func (v *VM) readLines(r io.ReadCloser, t *tail.Lines, each func(string)) {
 	defer v.consoleWG.Done()
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimRight(sc.Text(), "\r")
-		t.add(line)
-		if each != nil {
-			each(line)
-		}
-	}
+	t.Follow(r, each)
 }
 
 func shellQuote(s string) string {

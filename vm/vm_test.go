@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/ktstr-go/ktstr/topology"
 )
 
@@ -131,25 +129,6 @@ func TestBudget(t *testing.T) {
 	}
 	if a, b := newBudget(TCG, 4, 2), newBudget(TCG, 16, 2); a.Host(time.Second) >= b.Host(time.Second) {
 		t.Error("more vCPUs per host CPU must get a larger budget")
-	}
-}
-
-func TestTail(t *testing.T) {
-	tl := newTail(3)
-	if got := tl.lines(); len(got) != 0 {
-		t.Fatalf("empty tail: %v", got)
-	}
-	for _, l := range []string{"a", "b"} {
-		tl.add(l)
-	}
-	if diff := cmp.Diff([]string{"a", "b"}, tl.lines()); diff != "" {
-		t.Error(diff)
-	}
-	for _, l := range []string{"c", "d", "e"} {
-		tl.add(l)
-	}
-	if diff := cmp.Diff([]string{"c", "d", "e"}, tl.lines()); diff != "" {
-		t.Error(diff)
 	}
 }
 

@@ -51,6 +51,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	c.AddCommand(kernelCmd(), topoCmd())
+	c.AddCommand(kernelCmd(), topoCmd(), schedCmd())
 	return c
 }

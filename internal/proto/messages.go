@@ -21,8 +21,9 @@ const (
 // Roles of the test binary inside the guest (values of EnvRole). PID 1 has
 // no role variable: it is recognized by its pid.
 const (
-	RoleTest   = "test"   // runs the one test function of the job
-	RoleWorker = "worker" // a workload worker
+	RoleTest     = "test"     // runs the one test function of the job
+	RoleWorker   = "worker"   // a workload worker
+	RoleSentinel = "sentinel" // the real-time sched_ext watcher
 )
 
 // Job kinds.

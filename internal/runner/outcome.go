@@ -23,7 +23,7 @@ var (
 type GuestError struct {
 	Kind    error
 	Summary string
-	Detail  []string // the log lines that explain it (a test process's output, a scheduler's log)
+	Detail  []string // the log lines that explain it (a test process's output, a scheduler's log), bounded by the guest
 	Console []string
 	Command string
 }
@@ -38,12 +38,13 @@ func (e *GuestError) Format(s fmt.State, verb rune) {
 	if verb != 'v' {
 		return
 	}
+	// Detail is bounded by whoever built it, so it is shown whole.
 	detail, console := e.Detail, e.Console
 	if !s.Flag('+') {
-		detail, console = last(detail, 40), last(console, 40)
+		console = last(console, 40)
 	}
 	if len(detail) > 0 {
-		fmt.Fprintf(s, "\n--- guest log (last %d lines) ---\n%s", len(detail), strings.Join(detail, "\n"))
+		fmt.Fprintf(s, "\n--- guest log ---\n%s", strings.Join(detail, "\n"))
 	}
 	if len(console) > 0 && (s.Flag('+') || len(detail) == 0 || e.Kind != ErrGuest) {
 		fmt.Fprintf(s, "\n--- guest console (last %d lines) ---\n%s", len(console), strings.Join(console, "\n"))

@@ -56,6 +56,7 @@ type Outcome struct {
 	Logs    []string
 	Started time.Time // host time the test function started; zero if it never did
 	Begin   time.Time // host time Run was called
+	End     time.Time // host time QEMU was reaped
 	// FrameErr is the first damaged frame, if any.
 	FrameErr error
 	spec     *Spec
@@ -95,7 +96,7 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	}()
 	res, err := v.Wait()
 	wg.Wait()
-	o.VM = res
+	o.VM, o.End = res, time.Now()
 	if err != nil {
 		return o, err
 	}

@@ -1,0 +1,252 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * scx_fixture: ktstr's own fixture sched_ext scheduler.
+ *
+ * A global FIFO: every task is queued on one shared DSQ and CPUs consume it
+ * in arrival order; every dispatch hands out the same fixed slice. Knobs
+ * (const volatile globals, set by user space before load) make it misbehave
+ * on purpose so the test harness can prove it notices:
+ *
+ * stall_after N   After N dispatches in total, dispatch nothing at all: queued
+ *                 tasks starve until the kernel's watchdog ejects the
+ *                 scheduler ("runnable task stall").
+ * error_after N   The dispatch that brings the total to N calls
+ *                 scx_bpf_error("fixture: error after N dispatches").
+ * degrade_pct P   Unfair without stalling: user tasks whose tgid is odd go on
+ *                 a second, "slow" DSQ with a slice shortened to (100-P)% of
+ *                 the normal one (at least 1 ms). A CPU looking for work
+ *                 rolls a 0-99 die: below P it serves the shared DSQ first
+ *                 and, if that is empty, keeps running a runnable even-tgid
+ *                 prev before it touches the slow DSQ; otherwise it serves the
+ *                 slow DSQ first. A starvation guard overrides the die: when
+ *                 the head of either DSQ has waited more than starve_ns
+ *                 (50 ms), the DSQ whose head waited longer is served first,
+ *                 so every task runs at least every ~50 ms plus one slice.
+ *                 Kernel threads are never degraded.
+ *
+ * A "dispatch" is a task handed to a CPU by this scheduler: a successful
+ * scx_bpf_consume() in ops.dispatch or a direct dispatch to an idle CPU's
+ * local DSQ in ops.select_cpu. Letting the running task go on after its slice
+ * (degrade mode, or the kernel's own "nothing else to run" rule) is not one.
+ *
+ * Built for Linux 6.12 (scx_bpf_dispatch/scx_bpf_consume kfunc names).
+ */
+#include <scx/common.bpf.h>
+
+char _license[] SEC("license") = "GPL";
+
+#define SHARED_DSQ	0
+#define SLOW_DSQ	1
+
+#define NSEC_PER_MSEC	1000000ULL
+
+const volatile u64 slice_ns = SCX_SLICE_DFL;
+const volatile u64 stall_after;		/* 0: off */
+const volatile u64 error_after;		/* 0: off */
+const volatile u32 degrade_pct;		/* 0: off, 1-100 */
+const volatile u64 starve_ns = 50 * NSEC_PER_MSEC;
+
+/* Statistics, read by user space. */
+u64 nr_dispatched;	/* tasks handed to a CPU */
+u64 nr_enqueued;	/* ops.enqueue calls */
+u64 nr_slow_dispatched;	/* dispatches from the slow DSQ */
+u64 nr_guard;		/* dispatch decisions made by the starvation guard */
+u64 nr_kept;		/* even prev kept running instead of serving slow */
+
+/* Dispatch tickets taken; only used with stall_after, keeps the limit exact. */
+static u64 nr_reserved;
+
+UEI_DEFINE(uei);
+
+struct task_ctx {
+	u64 enq_at;	/* bpf_ktime_get_ns() at the last ops.enqueue */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+static __always_inline bool is_slow(const struct task_struct *p)
+{
+	return degrade_pct && !(p->flags & PF_KTHREAD) && (p->tgid & 1);
+}
+
+static __always_inline u64 slow_slice(void)
+{
+	u64 s = slice_ns * (100 - degrade_pct) / 100;
+
+	return s < NSEC_PER_MSEC ? NSEC_PER_MSEC : s;
+}
+
+/*
+ * Take a dispatch ticket. Returns false once stall_after tickets are out: the
+ * scheduler has stalled on purpose.
+ */
+static __always_inline bool reserve(void)
+{
+	if (!stall_after)
+		return true;
+	if (__sync_fetch_and_add(&nr_reserved, 1) < stall_after)
+		return true;
+	__sync_fetch_and_sub(&nr_reserved, 1);
+	return false;
+}
+
+/* Give back a ticket that did not turn into a dispatch. */
+static __always_inline void unreserve(void)
+{
+	if (stall_after)
+		__sync_fetch_and_sub(&nr_reserved, 1);
+}
+
+static __always_inline void count_dispatch(void)
+{
+	u64 n = __sync_add_and_fetch(&nr_dispatched, 1);
+
+	/* n is unique per dispatch, so this fires exactly once. */
+	if (error_after && n == error_after)
+		scx_bpf_error("fixture: error after %llu dispatches", error_after);
+}
+
+/* How long the task at the head of @dsq_id has been queued, 0 if none. */
+static u64 head_wait(u64 dsq_id, u64 now)
+{
+	struct task_struct *p;
+	u64 wait = 0;
+
+	bpf_for_each(scx_dsq, p, dsq_id, 0) {
+		struct task_ctx *tctx;
+
+		tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+		if (tctx && now > tctx->enq_at)
+			wait = now - tctx->enq_at;
+		break;
+	}
+	return wait;
+}
+
+s32 BPF_STRUCT_OPS(fixture_select_cpu, struct task_struct *p, s32 prev_cpu,
+		   u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu;
+
+	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+	if (is_idle && !is_slow(p) && reserve()) {
+		scx_bpf_dispatch(p, SCX_DSQ_LOCAL, slice_ns, 0);
+		count_dispatch();
+	}
+	return cpu;
+}
+
+void BPF_STRUCT_OPS(fixture_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	__sync_fetch_and_add(&nr_enqueued, 1);
+
+	if (degrade_pct) {
+		struct task_ctx *tctx;
+
+		tctx = bpf_task_storage_get(&task_ctxs, p, 0,
+					    BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (tctx)
+			tctx->enq_at = bpf_ktime_get_ns();
+		if (is_slow(p)) {
+			scx_bpf_dispatch(p, SLOW_DSQ, slow_slice(), enq_flags);
+			return;
+		}
+	}
+	scx_bpf_dispatch(p, SHARED_DSQ, slice_ns, enq_flags);
+}
+
+static void dispatch_degraded(struct task_struct *prev)
+{
+	u64 now = bpf_ktime_get_ns();
+	u64 shared_wait = head_wait(SHARED_DSQ, now);
+	u64 slow_wait = head_wait(SLOW_DSQ, now);
+	bool slow_first;
+
+	if (shared_wait > starve_ns || slow_wait > starve_ns) {
+		slow_first = slow_wait > shared_wait;
+		__sync_fetch_and_add(&nr_guard, 1);
+	} else {
+		slow_first = bpf_get_prandom_u32() % 100 >= degrade_pct;
+	}
+
+	if (slow_first) {
+		if (scx_bpf_consume(SLOW_DSQ)) {
+			__sync_fetch_and_add(&nr_slow_dispatched, 1);
+			count_dispatch();
+			return;
+		}
+		if (scx_bpf_consume(SHARED_DSQ)) {
+			count_dispatch();
+			return;
+		}
+		unreserve();
+		return;
+	}
+
+	if (scx_bpf_consume(SHARED_DSQ)) {
+		count_dispatch();
+		return;
+	}
+	/*
+	 * Nothing fast is waiting. Rather than give the CPU to a slow task,
+	 * let a still-runnable fast prev go on for another slice.
+	 */
+	if (prev && (prev->scx.flags & SCX_TASK_QUEUED) && !is_slow(prev)) {
+		prev->scx.slice = slice_ns;
+		__sync_fetch_and_add(&nr_kept, 1);
+		unreserve();
+		return;
+	}
+	if (scx_bpf_consume(SLOW_DSQ)) {
+		__sync_fetch_and_add(&nr_slow_dispatched, 1);
+		count_dispatch();
+		return;
+	}
+	unreserve();
+}
+
+void BPF_STRUCT_OPS(fixture_dispatch, s32 cpu, struct task_struct *prev)
+{
+	if (!reserve())
+		return;
+
+	if (degrade_pct) {
+		dispatch_degraded(prev);
+		return;
+	}
+
+	if (scx_bpf_consume(SHARED_DSQ)) {
+		count_dispatch();
+		return;
+	}
+	unreserve();
+}
+
+s32 BPF_STRUCT_OPS_SLEEPABLE(fixture_init)
+{
+	s32 ret;
+
+	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
+	if (ret)
+		return ret;
+	return scx_bpf_create_dsq(SLOW_DSQ, -1);
+}
+
+void BPF_STRUCT_OPS(fixture_exit, struct scx_exit_info *ei)
+{
+	UEI_RECORD(uei, ei);
+}
+
+SCX_OPS_DEFINE(fixture_ops,
+	       .select_cpu	= (void *)fixture_select_cpu,
+	       .enqueue		= (void *)fixture_enqueue,
+	       .dispatch	= (void *)fixture_dispatch,
+	       .init		= (void *)fixture_init,
+	       .exit		= (void *)fixture_exit,
+	       .name		= "fixture");

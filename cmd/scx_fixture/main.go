@@ -1,0 +1,433 @@
+//go:build linux
+
+// Command scx_fixture is ktstr's own fixture sched_ext scheduler: a global
+// FIFO that can be told to misbehave, so the harness can prove that it
+// catches broken schedulers.
+//
+// Every task goes on one shared dispatch queue (DSQ) and CPUs take tasks from
+// it in arrival order, each with a fixed 20 ms slice (SCX_SLICE_DFL). A task
+// waking up while a CPU is idle is handed straight to that CPU. The
+// scheduler registers as "fixture" (/sys/kernel/sched_ext/root/ops).
+//
+// A "dispatch" is one task handed to a CPU by the scheduler: a task taken
+// from a DSQ in ops.dispatch or put straight on an idle CPU in
+// ops.select_cpu. Letting the running task go on for another slice is not a
+// dispatch.
+//
+// # Knobs
+//
+//	--stall-after N   after N dispatches in total, dispatch nothing more
+//	                  (exactly N happen). Queued tasks starve and the kernel's
+//	                  watchdog ejects the scheduler ("runnable task stall").
+//	--error-after N   the Nth dispatch calls
+//	                  scx_bpf_error("fixture: error after N dispatches") once;
+//	                  the kernel ejects the scheduler with that message.
+//	--degrade PCT     0-100, unfair without stalling. User tasks with an odd
+//	                  tgid (process id) go on a second "slow" DSQ, with a slice
+//	                  of (100-PCT)% of 20 ms (at least 1 ms). A CPU needing work
+//	                  serves the shared DSQ first with probability PCT% (and,
+//	                  if it is empty, lets a runnable even-tgid task go on
+//	                  rather than run a slow one), otherwise the slow DSQ
+//	                  first. A starvation guard overrides that choice: once
+//	                  the head of either DSQ has waited over 50 ms, the DSQ
+//	                  whose head waited longer is served first, so every task
+//	                  runs at least every ~50 ms plus a slice and the watchdog
+//	                  stays quiet. Kernel threads are never degraded.
+//	--watchdog-ms N   sched_ext_ops.timeout_ms: the kernel's runnable-task
+//	                  stall timeout (0 = kernel default, 30 s; at most 30000).
+//	-v                print the counters to stderr once a second.
+//
+// 0 turns each of stall-after, error-after and degrade off.
+//
+// # Output and exit status
+//
+// On success it prints
+//
+//	scx_fixture: attached (stall-after=N error-after=N degrade=PCT watchdog-ms=N)
+//
+// to stdout and waits. SIGINT or SIGTERM detaches the scheduler, prints
+// "scx_fixture: detached" and exits 0. If the kernel ejects the scheduler
+// (watchdog, scx_bpf_error, sysrq-S, ...) it prints
+//
+//	scx_fixture: scheduler exited: kind=ERROR_STALL reason="runnable task stall" msg="..."
+//
+// to stdout and exits 1. Bad flags exit 2; failing to load or attach (for
+// example because another sched_ext scheduler is active) exits 3. A final
+// counter line goes to stderr.
+//
+// # Regenerating the BPF bindings
+//
+// fixture_x86_bpfel.go and fixture_x86_bpfel.o are generated from
+// bpf/fixture.bpf.c and committed, so building needs no clang. After editing
+// the C source run
+//
+//	go generate ./cmd/scx_fixture
+//
+// which runs bpf/gen.sh: it needs clang-19, llvm-strip, bpftool, a vmlinux
+// with BTF (argument, or the newest $KTSTR_CACHE_DIR/kernels/*/vmlinux) and a
+// kernel source tree with tools/sched_ext (KSRC, or the newest
+// $KTSTR_CACHE_DIR/src/linux-source-*). vmlinux.h lands in bpf/.gen/, which is
+// not committed. The BPF side uses the 6.12 kfunc names (scx_bpf_dispatch,
+// scx_bpf_consume).
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// Exit statuses.
+const (
+	exitOK       = 0 // detached on SIGINT/SIGTERM
+	exitEjected  = 1 // the kernel ejected the scheduler
+	exitUsage    = 2 // bad command line
+	exitSetupErr = 3 // could not load or attach
+)
+
+const (
+	prog         = "scx_fixture"
+	stateFile    = "/sys/kernel/sched_ext/state"
+	maxTimeoutMS = 30000 // SCX_WATCHDOG_MAX_TIMEOUT is 30 s
+	pollInterval = 100 * time.Millisecond
+	opsMapName   = "fixture_ops"
+)
+
+// scx_exit_kind values (include/linux/sched/ext.h, kernel/sched/ext.c).
+var exitKinds = map[int32]string{
+	0:    "NONE",
+	1:    "DONE",
+	64:   "UNREG",
+	65:   "UNREG_BPF",
+	66:   "UNREG_KERN",
+	67:   "SYSRQ",
+	1024: "ERROR",
+	1025: "ERROR_BPF",
+	1026: "ERROR_STALL",
+}
+
+const exitKindUnreg = 64 // SCX_EXIT_UNREG: unregistered from user space
+
+// userExitInfo mirrors struct user_exit_info of
+// tools/sched_ext/include/scx/user_exit_info.h.
+type userExitInfo struct {
+	Kind     int32
+	Pad      int32
+	ExitCode int64
+	Reason   [128]byte
+	Msg      [1024]byte
+}
+
+func (u userExitInfo) String() string {
+	kind, ok := exitKinds[u.Kind]
+	if !ok {
+		kind = fmt.Sprintf("%d", u.Kind)
+	}
+	s := fmt.Sprintf("kind=%s reason=%q msg=%q", kind, cstr(u.Reason[:]), cstr(u.Msg[:]))
+	if u.ExitCode != 0 {
+		s += fmt.Sprintf(" exit_code=%#x", u.ExitCode)
+	}
+	return s
+}
+
+func cstr(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	return string(b)
+}
+
+type config struct {
+	stallAfter uint64
+	errorAfter uint64
+	degrade    uint
+	watchdogMS uint
+	verbose    bool
+}
+
+// errUsagePrinted is a command-line error that the flag package has
+// already reported.
+type errUsagePrinted struct{ error }
+
+func (e errUsagePrinted) Unwrap() error { return e.error }
+
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var c config
+	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Uint64Var(&c.stallAfter, "stall-after", 0, "stop dispatching after `N` dispatches in total (0: never)")
+	fs.Uint64Var(&c.errorAfter, "error-after", 0, "call scx_bpf_error() at the `N`th dispatch (0: never)")
+	fs.UintVar(&c.degrade, "degrade", 0, "starve odd-tgid tasks `PCT`% of the time, 0-100 (0: fair)")
+	fs.UintVar(&c.watchdogMS, "watchdog-ms", 0, "sched_ext watchdog timeout in `ms`, at most 30000 (0: kernel default)")
+	fs.BoolVar(&c.verbose, "v", false, "print counters to stderr every second")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: %s [flags]\n\nA global FIFO sched_ext scheduler that misbehaves on request.\n\n", prog)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		// The flag package has already printed the error and the usage.
+		return c, errUsagePrinted{err}
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if c.degrade > 100 {
+		return c, fmt.Errorf("--degrade %d: must be 0-100", c.degrade)
+	}
+	if c.watchdogMS > maxTimeoutMS {
+		return c, fmt.Errorf("--watchdog-ms %d: the kernel allows at most %d", c.watchdogMS, maxTimeoutMS)
+	}
+	return c, nil
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		if !errors.As(err, new(errUsagePrinted)) {
+			fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		}
+		return exitUsage
+	}
+
+	// Catch signals before attaching so that an early SIGINT still detaches.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	s, err := attach(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return exitSetupErr
+	}
+	fmt.Fprintf(stdout, "%s: attached (stall-after=%d error-after=%d degrade=%d watchdog-ms=%d)\n",
+		prog, cfg.stallAfter, cfg.errorAfter, cfg.degrade, cfg.watchdogMS)
+
+	code := s.wait(sigs, cfg.verbose, stdout, stderr)
+	fmt.Fprintf(stderr, "%s: %s\n", prog, s.counters())
+	if err := s.objs.Close(); err != nil {
+		fmt.Fprintf(stderr, "%s: closing BPF objects: %v\n", prog, err)
+	}
+	return code
+}
+
+type sched struct {
+	objs fixtureObjects
+	link link.Link
+}
+
+// attach loads the BPF objects with the knobs set and registers the scheduler.
+func attach(cfg config) (*sched, error) {
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("removing memlock rlimit: %w", err)
+	}
+	if st, err := readState(); err == nil && st != "disabled" {
+		return nil, fmt.Errorf("sched_ext state is %q, not \"disabled\": another BPF scheduler is active", st)
+	}
+
+	spec, err := loadFixture()
+	if err != nil {
+		return nil, fmt.Errorf("loading BPF spec: %w", err)
+	}
+	for name, v := range map[string]any{
+		"stall_after": cfg.stallAfter,
+		"error_after": cfg.errorAfter,
+		"degrade_pct": uint32(cfg.degrade),
+	} {
+		vs, ok := spec.Variables[name]
+		if !ok {
+			return nil, fmt.Errorf("BPF variable %s: not found", name)
+		}
+		if err := vs.Set(v); err != nil {
+			return nil, fmt.Errorf("setting BPF variable %s: %w", name, err)
+		}
+	}
+	if err := setOpsField(spec, "timeout_ms", uint32(cfg.watchdogMS)); err != nil {
+		return nil, err
+	}
+
+	s := &sched{}
+	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
+		var ve *ebpf.VerifierError
+		if errors.As(err, &ve) {
+			return nil, fmt.Errorf("loading BPF objects: %+v", ve)
+		}
+		return nil, fmt.Errorf("loading BPF objects: %w", err)
+	}
+	l, err := link.AttachStructOps(link.StructOpsOptions{Map: s.objs.FixtureOps})
+	if err != nil {
+		s.objs.Close()
+		if errors.Is(err, syscall.EBUSY) || errors.Is(err, syscall.EEXIST) {
+			return nil, fmt.Errorf("attaching struct_ops %s: %w (another BPF scheduler is active?)", opsMapName, err)
+		}
+		return nil, fmt.Errorf("attaching struct_ops %s: %w", opsMapName, err)
+	}
+	s.link = l
+	return s, nil
+}
+
+// setOpsField sets a u32 member of the sched_ext_ops struct_ops map's initial
+// value, which the kernel reads when the map is loaded.
+func setOpsField(spec *ebpf.CollectionSpec, field string, val uint32) error {
+	ms, ok := spec.Maps[opsMapName]
+	if !ok {
+		return fmt.Errorf("struct_ops map %s: not found", opsMapName)
+	}
+	st, ok := btf.As[*btf.Struct](ms.Value)
+	if !ok {
+		return fmt.Errorf("struct_ops map %s: value type %T is not a struct", opsMapName, ms.Value)
+	}
+	if len(ms.Contents) != 1 {
+		return fmt.Errorf("struct_ops map %s: %d initial values, want 1", opsMapName, len(ms.Contents))
+	}
+	data, ok := ms.Contents[0].Value.([]byte)
+	if !ok {
+		return fmt.Errorf("struct_ops map %s: initial value is %T, not []byte", opsMapName, ms.Contents[0].Value)
+	}
+	for _, m := range st.Members {
+		if m.Name != field {
+			continue
+		}
+		size, err := btf.Sizeof(m.Type)
+		if err != nil {
+			return fmt.Errorf("sched_ext_ops.%s: %w", field, err)
+		}
+		off := int(m.Offset.Bytes())
+		if size != 4 || off+4 > len(data) {
+			return fmt.Errorf("sched_ext_ops.%s: unexpected layout (offset %d, size %d)", field, off, size)
+		}
+		binary.NativeEndian.PutUint32(data[off:], val)
+		return nil
+	}
+	return fmt.Errorf("sched_ext_ops.%s: no such field in this kernel's BTF", field)
+}
+
+// wait runs until a signal arrives (detach, exitOK) or the kernel ejects the
+// scheduler (exitEjected).
+func (s *sched) wait(sigs <-chan os.Signal, verbose bool, stdout, stderr io.Writer) int {
+	poll := time.NewTicker(pollInterval)
+	defer poll.Stop()
+	last := time.Now()
+	var disabledSince time.Time
+
+	for {
+		select {
+		case sig := <-sigs:
+			// The scheduler may have been ejected just before the signal.
+			if ui, err := s.exitInfo(); err == nil && ui.Kind != 0 {
+				s.close()
+				fmt.Fprintf(stdout, "%s: scheduler exited: %s\n", prog, ui)
+				return exitEjected
+			}
+			if err := s.close(); err != nil {
+				fmt.Fprintf(stderr, "%s: detaching on %v: %v\n", prog, sig, err)
+				return exitSetupErr
+			}
+			if ui, err := s.exitInfo(); err == nil && ui.Kind != 0 && ui.Kind != exitKindUnreg {
+				fmt.Fprintf(stdout, "%s: scheduler exited: %s\n", prog, ui)
+				return exitEjected
+			}
+			fmt.Fprintf(stdout, "%s: detached\n", prog)
+			return exitOK
+
+		case now := <-poll.C:
+			ui, err := s.exitInfo()
+			if err != nil {
+				fmt.Fprintf(stderr, "%s: reading exit info: %v\n", prog, err)
+			} else if ui.Kind != 0 {
+				s.close()
+				fmt.Fprintf(stdout, "%s: scheduler exited: %s\n", prog, ui)
+				return exitEjected
+			}
+			// Fallback if ops.exit never recorded anything.
+			if st, err := readState(); err == nil && st == "disabled" {
+				if disabledSince.IsZero() {
+					disabledSince = now
+				} else if now.Sub(disabledSince) > time.Second {
+					s.close()
+					fmt.Fprintf(stdout, "%s: scheduler exited: kind=unknown reason=%q msg=\"\"\n",
+						prog, "sched_ext state is disabled")
+					return exitEjected
+				}
+			} else {
+				disabledSince = time.Time{}
+			}
+			if verbose && now.Sub(last) >= time.Second {
+				last = now
+				fmt.Fprintf(stderr, "%s: %s\n", prog, s.counters())
+			}
+		}
+	}
+}
+
+func (s *sched) exitInfo() (userExitInfo, error) {
+	var ui userExitInfo
+	if err := s.objs.Uei.Get(&ui); err != nil {
+		return ui, fmt.Errorf("reading uei: %w", err)
+	}
+	return ui, nil
+}
+
+func (s *sched) counters() string {
+	var b strings.Builder
+	for i, v := range []struct {
+		name string
+		v    *ebpf.Variable
+	}{
+		{"dispatched", s.objs.NrDispatched},
+		{"enqueued", s.objs.NrEnqueued},
+		{"slow", s.objs.NrSlowDispatched},
+		{"guard", s.objs.NrGuard},
+		{"kept", s.objs.NrKept},
+	} {
+		var n uint64
+		if err := v.v.Get(&n); err != nil {
+			return fmt.Sprintf("reading counters: %v", err)
+		}
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		fmt.Fprintf(&b, "%s=%d", v.name, n)
+	}
+	return b.String()
+}
+
+// close detaches the scheduler (if still attached) and releases the BPF
+// objects' file descriptors. The global variables stay readable.
+func (s *sched) close() error {
+	var err error
+	if s.link != nil {
+		if cerr := s.link.Close(); cerr != nil {
+			err = fmt.Errorf("closing struct_ops link: %w", cerr)
+		}
+		s.link = nil
+	}
+	return err
+}
+
+func readState() (string, error) {
+	b, err := os.ReadFile(stateFile)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", stateFile, err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}

@@ -1,0 +1,86 @@
+package ktstr_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ktstr-go/ktstr"
+)
+
+// fixture is the project's own sched_ext scheduler (cmd/scx_fixture): a
+// global FIFO with knobs that break it on purpose.
+var fixture = ktstr.Scheduler{
+	Name:   "fixture",
+	Binary: ktstr.Discover("scx_fixture"),
+	Flags: []ktstr.Flag{
+		{Name: "verbose", Args: []string{"-v"}},
+		{Name: "degrade", Args: []string{"--degrade", "50"}},
+		{Name: "harsh", Args: []string{"--degrade", "90"}, Requires: []ktstr.FlagName{"degrade"}},
+	},
+}
+
+// sleepFor runs for the test's duration, so the scheduler is exercised
+// while the test function runs.
+func sleepFor(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+	time.Sleep(ctx.Duration)
+	return ktstr.Pass(), nil
+}
+
+// TestProfileArgsReachScheduler: a profile's flag arguments, the test's
+// extra arguments and the scheduler's own arguments reach the scheduler's
+// command line in the guest, in order.
+func TestProfileArgsReachScheduler(t *testing.T) {
+	t.Parallel()
+	s := fixture
+	s.SchedArgs = []string{"--watchdog-ms", "20000"}
+	test := ktstr.Test{Scheduler: &s, RequiredFlags: []ktstr.FlagName{"verbose", "degrade"}, ExcludedFlags: []ktstr.FlagName{"harsh"},
+		ExtraSchedArgs: []string{"--error-after", "0"}, MemoryMB: 512}
+	ktstr.Run(t, test, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+		cmdline, err := schedulerCmdline("scx_fixture")
+		if err != nil {
+			return ktstr.Fail("%v", err), nil
+		}
+		want := "/ktstr/sched/scx_fixture --watchdog-ms 20000 --error-after 0 -v --degrade 50"
+		if cmdline != want {
+			return ktstr.Fail("scheduler command line %q, want %q", cmdline, want), nil
+		}
+		return ktstr.Pass(), nil
+	})
+}
+
+// schedulerCmdline returns the command line of the process called comm.
+func schedulerCmdline(comm string) (string, error) {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, d := range dirs {
+		c, err := os.ReadFile(d + "/comm")
+		if err != nil || strings.TrimSpace(string(c)) != comm {
+			continue
+		}
+		raw, err := os.ReadFile(d + "/cmdline")
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(strings.ReplaceAll(string(raw), "\x00", " "), " "), nil
+	}
+	return "", os.ErrNotExist
+}
+
+// TestFixtureStallExpected and TestFixtureErrorExpected: a broken scheduler
+// fails the run, so with ExpectErr the test passes. TestFailureModes checks
+// the failure messages.
+func TestFixtureStallExpected(t *testing.T) {
+	t.Parallel()
+	s := fixture
+	s.SchedArgs = []string{"--stall-after", "300"}
+	ktstr.Run(t, ktstr.Test{Scheduler: &s, MemoryMB: 512, ExpectErr: true}, sleepFor)
+}
+
+func TestFixtureErrorExpected(t *testing.T) {
+	t.Parallel()
+	s := fixture
+	s.SchedArgs = []string{"--error-after", "300"}
+	ktstr.Run(t, ktstr.Test{Scheduler: &s, MemoryMB: 512, ExpectErr: true}, sleepFor)
+}
