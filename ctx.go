@@ -3,9 +3,12 @@ package ktstr
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
+	"github.com/ktstr-go/ktstr/cgroup"
 	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/scenario"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/verify"
 )
@@ -25,12 +28,15 @@ type Ctx struct {
 	Checks verify.Config
 	// Scheduler names the scheduler under test ("eevdf" for none).
 	Scheduler string
-	// Accel is the host's accelerator, "kvm" or "tcg"; Slowdown is the
-	// factor time-based thresholds are scaled by (1 under KVM).
-	Accel    string
-	Slowdown float64
+	// Accel is the host's accelerator, "kvm" or "tcg"; Scale is the factor
+	// time-based check thresholds are scaled by (see vm.Budget.Scale).
+	Accel string
+	Scale float64
 	// Replica counts replicas from 0.
 	Replica int
+	// Cgroups manages the test's cgroups, under /sys/fs/cgroup/ktstr;
+	// whatever it created is removed when the test function returns.
+	Cgroups *cgroup.Manager
 
 	job *proto.Job
 	out *proto.Writer
@@ -41,6 +47,20 @@ func (c *Ctx) Logf(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if c.out == nil || c.out.Send(proto.TypeLog, proto.Log{Msg: msg}) != nil {
 		fmt.Println(msg)
+	}
+}
+
+// scenarioEnv is the environment scenarios run in.
+func (c *Ctx) scenarioEnv() *scenario.Env {
+	var cpus []int
+	for _, n := range c.Topology.NUMA {
+		cpus = append(cpus, n...)
+	}
+	slices.Sort(cpus)
+	return &scenario.Env{
+		Topology: c.Shape, CPUs: cpus, Duration: c.Duration, WorkersPerCgroup: c.WorkersPerCgroup,
+		Checks: c.Checks, Verify: verify.Env{Slowdown: c.Scale, Accel: c.Accel},
+		Cgroups: c.Cgroups, Logf: c.Logf,
 	}
 }
 

@@ -168,8 +168,8 @@ func resolve(t Test) (*plan, error) {
 				}
 			}
 			p.schedArgs = s.Args(cfg, t.ExtraSchedArgs, p.profile)
-		} else if len(t.ExtraSchedArgs) > 0 || len(s.SchedArgs) > 0 || s.ConfigFile != "" {
-			bad("ExtraSchedArgs/SchedArgs/ConfigFile given but the scheduler is EEVDF, which takes no arguments")
+		} else if len(t.ExtraSchedArgs) > 0 || len(s.SchedArgs) > 0 || s.ConfigFile != "" || len(s.Flags) > 0 {
+			bad("ExtraSchedArgs/SchedArgs/ConfigFile/Flags given but the scheduler is EEVDF, which takes no arguments (Sysctls and KernelArgs do apply)")
 		}
 		if err := scheduler.ValidateKernelArgs(s.KernelArgs); err != nil {
 			bad("Scheduler %q %w", s.DisplayName(), err)

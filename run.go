@@ -130,7 +130,7 @@ func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name stri
 	job := proto.Job{
 		Kind: proto.KindTest, Test: name, Occurrence: occurrence, Replica: replica,
 		Topology: p.topo, MemoryMB: p.memoryMB, Duration: p.duration, WorkersPerCgroup: p.workers,
-		Accel: string(env.accel.Accel), Slowdown: budget.Slowdown, Verbose: testing.Verbose(),
+		Accel: string(env.accel.Accel), Scale: budget.Scale, Verbose: testing.Verbose(),
 	}
 	// The guest gives the test function its duration plus generous set-up
 	// and tear-down time, scaled for the accelerator.
@@ -141,7 +141,7 @@ func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name stri
 	if s := p.test.Scheduler; !s.IsEEVDF() {
 		sj := &proto.SchedulerJob{
 			Name: s.DisplayName(), Path: path.Join(guestSchedDir, filepath.Base(p.schedBinary)), Args: p.schedArgs,
-			Sysctls: s.Sysctls, Profile: p.profile.Name,
+			Profile: p.profile.Name,
 			AttachTimeout: budget.Guest(10 * time.Second),
 			// The watchdog only stretches with vCPUs outnumbering host
 			// CPUs: emulation slows everything alike, overcommit starves
@@ -156,12 +156,14 @@ func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name stri
 		if s.ConfigFile != "" {
 			files = append(files, runner.File{Guest: path.Join(guestSchedConfig, filepath.Base(s.ConfigFile)), Host: s.ConfigFile})
 		}
-		kernelArgs = s.KernelArgs
 		// Attaching, a watchdog ejection and stopping all take time too.
 		work += 10*time.Second + sj.WatchdogTimeout
 	}
 	if raw, err := json.Marshal(p.checks); err == nil {
 		job.Checks = raw
+	}
+	if s := p.test.Scheduler; s != nil {
+		job.Sysctls, kernelArgs = s.Sysctls, s.KernelArgs
 	}
 	spec := runner.Spec{
 		Job: job, Init: env.self, Files: files, Kernel: env.kernel, KernelArgs: kernelArgs, Accel: env.accel.Accel,

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ktstr-go/ktstr/cgroup"
 	"github.com/ktstr-go/ktstr/guest"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/topology"
@@ -61,6 +62,9 @@ func runInGuest(t *testing.T, occurrence int, fn Func) {
 	res := proto.Result{}
 	assert, err, panicked := call(fn, ctx)
 	res.Elapsed = time.Since(start)
+	if cerr := ctx.Cgroups.Cleanup(); cerr != nil && err == nil && panicked == "" {
+		err = fmt.Errorf("remove the test's cgroups: %w", cerr)
+	}
 	switch {
 	case panicked != "":
 		res.Panic = panicked
@@ -105,9 +109,14 @@ func newCtx(job *proto.Job, out *proto.Writer) (*Ctx, error) {
 	if job.Scheduler != nil {
 		sched = job.Scheduler.Name
 	}
+	cg, err := cgroup.New(guest.CgroupRoot + "/ktstr")
+	if err != nil {
+		return nil, err
+	}
 	return &Ctx{
+		Cgroups:  cg,
 		Topology: obs, Shape: job.Topology, Duration: job.Duration, WorkersPerCgroup: job.WorkersPerCgroup,
-		Checks: checks, Scheduler: sched, Accel: job.Accel, Slowdown: job.Slowdown, Replica: job.Replica,
+		Checks: checks, Scheduler: sched, Accel: job.Accel, Scale: job.Scale, Replica: job.Replica,
 		job: job, out: out,
 	}, nil
 }

@@ -20,12 +20,6 @@ func (s *session) runScheduled() (failure, detail string) {
 	sj := s.job.Scheduler
 	kmsg := watchKmsg()
 	dump := watchDump()
-	for _, k := range sortedKeys(sj.Sysctls) {
-		path := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
-		if err := os.WriteFile(path, []byte(sj.Sysctls[k]), 0); err != nil {
-			return fmt.Sprintf("sysctl %s=%s: %v", k, sj.Sysctls[k], err), ""
-		}
-	}
 	// The sentinel is ready before the scheduler starts, so it sees the
 	// scheduler enabled however fast it stalls.
 	sentinel, err := scheduler.StartSentinel([]string{sj.Name, filepath.Base(sj.Path)}, sj.WatchdogTimeout, s.reaper.start)
@@ -132,6 +126,18 @@ func last(l []string, n int) []string {
 		return l[len(l)-n:]
 	}
 	return l
+}
+
+// applySysctls writes each sysctl ("kernel.sched_rt_runtime_us") under
+// /proc/sys, in name order.
+func applySysctls(sysctls map[string]string) error {
+	for _, k := range sortedKeys(sysctls) {
+		path := filepath.Join("/proc/sys", strings.ReplaceAll(k, ".", "/"))
+		if err := os.WriteFile(path, []byte(sysctls[k]), 0); err != nil {
+			return fmt.Errorf("sysctl %s=%s: %w", k, sysctls[k], err)
+		}
+	}
+	return nil
 }
 
 func sortedKeys(m map[string]string) []string {

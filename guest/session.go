@@ -28,6 +28,9 @@ type session struct {
 // run carries out the job and returns why it failed outside the test
 // function, with the log that explains it, or two empty strings.
 func (s *session) run() (failure, detail string) {
+	if err := applySysctls(s.job.Sysctls); err != nil {
+		return err.Error(), ""
+	}
 	if s.job.Scheduler != nil {
 		return s.runScheduled()
 	}

@@ -25,3 +25,4 @@ fi
 
 go build -o bin/ktstr ./cmd/ktstr
 ./bin/ktstr kernel build
+./bin/ktstr sched build

@@ -16,6 +16,11 @@ type Budget struct {
 	Boot time.Duration
 	// Overcommit is vCPUs per host CPU, at least 1.
 	Overcommit float64
+	// Scale is the factor time-based check thresholds (scheduling gaps,
+	// wake-up latencies) are scaled by: Overcommit under KVM, twice that
+	// under TCG, where every guest instruction is emulated and a vCPU
+	// thread competes with QEMU's own threads.
+	Scale float64
 }
 
 // NewBudget returns the budget of a VM with vcpus vCPUs under accel on this
@@ -33,11 +38,11 @@ func newBudget(accel Accel, vcpus, hostCPUs int) Budget {
 		over = 1
 	}
 	if accel == KVM {
-		return Budget{Slowdown: 1, Overcommit: over, Boot: 20*time.Second + time.Duration(over*float64(time.Second))}
+		return Budget{Slowdown: 1, Overcommit: over, Scale: over, Boot: 20*time.Second + time.Duration(over*float64(time.Second))}
 	}
 	// Measured here: a 2-vCPU TCG guest boots in about 2-3 s and an
 	// 8-vCPU one on 2 host CPUs in about 6 s; allow several times that.
-	return Budget{Slowdown: 4 * over, Overcommit: over, Boot: 30*time.Second + time.Duration(over*4*float64(time.Second))}
+	return Budget{Slowdown: 4 * over, Overcommit: over, Scale: 2 * over, Boot: 30*time.Second + time.Duration(over*4*float64(time.Second))}
 }
 
 // Host returns the host-side limit for a VM whose guest work takes work on
@@ -52,5 +57,5 @@ func (b Budget) Guest(work time.Duration) time.Duration {
 }
 
 func (b Budget) String() string {
-	return fmt.Sprintf("slowdown x%.1f, boot allowance %s", b.Slowdown, b.Boot)
+	return fmt.Sprintf("time limits x%.1f, boot allowance %s, check thresholds x%.1f", b.Slowdown, b.Boot, b.Scale)
 }

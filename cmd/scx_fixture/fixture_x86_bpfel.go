@@ -17,16 +17,21 @@ import (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	fixtureMapFixtureOps        = "fixture_ops"
+	fixtureMapGroups            = "groups"
 	fixtureMapTaskCtxs          = "task_ctxs"
 	fixtureProgFixtureDispatch  = "fixture_dispatch"
+	fixtureProgFixtureEnable    = "fixture_enable"
 	fixtureProgFixtureEnqueue   = "fixture_enqueue"
 	fixtureProgFixtureExit      = "fixture_exit"
+	fixtureProgFixtureExitTask  = "fixture_exit_task"
 	fixtureProgFixtureInit      = "fixture_init"
+	fixtureProgFixtureInitTask  = "fixture_init_task"
 	fixtureProgFixtureSelectCpu = "fixture_select_cpu"
 	fixtureVarDegradePct        = "degrade_pct"
 	fixtureVarErrorAfter        = "error_after"
 	fixtureVarNrDispatched      = "nr_dispatched"
 	fixtureVarNrEnqueued        = "nr_enqueued"
+	fixtureVarNrGroups          = "nr_groups"
 	fixtureVarNrGuard           = "nr_guard"
 	fixtureVarNrKept            = "nr_kept"
 	fixtureVarNrSlowDispatched  = "nr_slow_dispatched"
@@ -81,9 +86,12 @@ type fixtureSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type fixtureProgramSpecs struct {
 	FixtureDispatch  *ebpf.ProgramSpec `ebpf:"fixture_dispatch"`
+	FixtureEnable    *ebpf.ProgramSpec `ebpf:"fixture_enable"`
 	FixtureEnqueue   *ebpf.ProgramSpec `ebpf:"fixture_enqueue"`
 	FixtureExit      *ebpf.ProgramSpec `ebpf:"fixture_exit"`
+	FixtureExitTask  *ebpf.ProgramSpec `ebpf:"fixture_exit_task"`
 	FixtureInit      *ebpf.ProgramSpec `ebpf:"fixture_init"`
+	FixtureInitTask  *ebpf.ProgramSpec `ebpf:"fixture_init_task"`
 	FixtureSelectCpu *ebpf.ProgramSpec `ebpf:"fixture_select_cpu"`
 }
 
@@ -92,6 +100,7 @@ type fixtureProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type fixtureMapSpecs struct {
 	FixtureOps *ebpf.MapSpec `ebpf:"fixture_ops"`
+	Groups     *ebpf.MapSpec `ebpf:"groups"`
 	TaskCtxs   *ebpf.MapSpec `ebpf:"task_ctxs"`
 }
 
@@ -103,6 +112,7 @@ type fixtureVariableSpecs struct {
 	ErrorAfter       *ebpf.VariableSpec `ebpf:"error_after"`
 	NrDispatched     *ebpf.VariableSpec `ebpf:"nr_dispatched"`
 	NrEnqueued       *ebpf.VariableSpec `ebpf:"nr_enqueued"`
+	NrGroups         *ebpf.VariableSpec `ebpf:"nr_groups"`
 	NrGuard          *ebpf.VariableSpec `ebpf:"nr_guard"`
 	NrKept           *ebpf.VariableSpec `ebpf:"nr_kept"`
 	NrSlowDispatched *ebpf.VariableSpec `ebpf:"nr_slow_dispatched"`
@@ -135,12 +145,14 @@ func (o *fixtureObjects) Close() error {
 // It can be passed to loadFixtureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fixtureMaps struct {
 	FixtureOps *ebpf.Map `ebpf:"fixture_ops"`
+	Groups     *ebpf.Map `ebpf:"groups"`
 	TaskCtxs   *ebpf.Map `ebpf:"task_ctxs"`
 }
 
 func (m *fixtureMaps) Close() error {
 	return _FixtureClose(
 		m.FixtureOps,
+		m.Groups,
 		m.TaskCtxs,
 	)
 }
@@ -153,6 +165,7 @@ type fixtureVariables struct {
 	ErrorAfter       *ebpf.Variable `ebpf:"error_after"`
 	NrDispatched     *ebpf.Variable `ebpf:"nr_dispatched"`
 	NrEnqueued       *ebpf.Variable `ebpf:"nr_enqueued"`
+	NrGroups         *ebpf.Variable `ebpf:"nr_groups"`
 	NrGuard          *ebpf.Variable `ebpf:"nr_guard"`
 	NrKept           *ebpf.Variable `ebpf:"nr_kept"`
 	NrSlowDispatched *ebpf.Variable `ebpf:"nr_slow_dispatched"`
@@ -169,18 +182,24 @@ type fixtureVariables struct {
 // It can be passed to loadFixtureObjects or ebpf.CollectionSpec.LoadAndAssign.
 type fixturePrograms struct {
 	FixtureDispatch  *ebpf.Program `ebpf:"fixture_dispatch"`
+	FixtureEnable    *ebpf.Program `ebpf:"fixture_enable"`
 	FixtureEnqueue   *ebpf.Program `ebpf:"fixture_enqueue"`
 	FixtureExit      *ebpf.Program `ebpf:"fixture_exit"`
+	FixtureExitTask  *ebpf.Program `ebpf:"fixture_exit_task"`
 	FixtureInit      *ebpf.Program `ebpf:"fixture_init"`
+	FixtureInitTask  *ebpf.Program `ebpf:"fixture_init_task"`
 	FixtureSelectCpu *ebpf.Program `ebpf:"fixture_select_cpu"`
 }
 
 func (p *fixturePrograms) Close() error {
 	return _FixtureClose(
 		p.FixtureDispatch,
+		p.FixtureEnable,
 		p.FixtureEnqueue,
 		p.FixtureExit,
+		p.FixtureExitTask,
 		p.FixtureInit,
+		p.FixtureInitTask,
 		p.FixtureSelectCpu,
 	)
 }

@@ -22,17 +22,32 @@
 //	--error-after N   the Nth dispatch calls
 //	                  scx_bpf_error("fixture: error after N dispatches") once;
 //	                  the kernel ejects the scheduler with that message.
-//	--degrade PCT     0-100, unfair without stalling. User tasks with an odd
-//	                  tgid (process id) go on a second "slow" DSQ, with a slice
-//	                  of (100-PCT)% of 20 ms (at least 1 ms). A CPU needing work
-//	                  serves the shared DSQ first with probability PCT% (and,
-//	                  if it is empty, lets a runnable even-tgid task go on
-//	                  rather than run a slow one), otherwise the slow DSQ
-//	                  first. A starvation guard overrides that choice: once
-//	                  the head of either DSQ has waited over 50 ms, the DSQ
-//	                  whose head waited longer is served first, so every task
-//	                  runs at least every ~50 ms plus a slice and the watchdog
-//	                  stays quiet. Kernel threads are never degraded.
+//	--degrade PCT     0-100, unfair without stalling. The tasks of "slow"
+//	                  thread groups go on a second "slow" DSQ, with a slice
+//	                  of (100-PCT)% of 20 ms (at least 1 ms). A CPU needing
+//	                  work serves the shared DSQ first with probability PCT%
+//	                  (and, if it is empty, lets a runnable task of a
+//	                  non-slow group go on rather than run a slow one),
+//	                  otherwise the slow DSQ first. A starvation guard
+//	                  overrides that choice: once the head of either DSQ has
+//	                  waited over 50 ms, the DSQ whose head waited longer is
+//	                  served first, so every task runs at least every ~50 ms
+//	                  plus a slice and the watchdog stays quiet.
+//
+//	                  Slow groups alternate in creation order. Each user
+//	                  thread group created while the scheduler is loaded
+//	                  takes the next value n = 1, 2, 3, ... of a global
+//	                  counter, and it is slow iff n is odd: the first process
+//	                  started after attaching is slow, the second is not, the
+//	                  third is, and so on, so two processes created one right
+//	                  after the other always land on different sides. A
+//	                  group is counted when its leader (a task forked after
+//	                  the attach, with pid == tgid, not a kernel thread) is
+//	                  enabled on sched_ext (ops.enable; creating a thread or
+//	                  exec() does not count). Its threads follow it (looked
+//	                  up by tgid). Processes that existed before the attach
+//	                  and kernel threads are never slow. The counter is the
+//	                  "groups" figure of the counter line.
 //	--watchdog-ms N   sched_ext_ops.timeout_ms: the kernel's runnable-task
 //	                  stall timeout (0 = kernel default, 30 s; at most 30000).
 //	-v                print the counters to stderr once a second.
@@ -170,7 +185,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.Uint64Var(&c.stallAfter, "stall-after", 0, "stop dispatching after `N` dispatches in total (0: never)")
 	fs.Uint64Var(&c.errorAfter, "error-after", 0, "call scx_bpf_error() at the `N`th dispatch (0: never)")
-	fs.UintVar(&c.degrade, "degrade", 0, "starve odd-tgid tasks `PCT`% of the time, 0-100 (0: fair)")
+	fs.UintVar(&c.degrade, "degrade", 0, "starve every other process created after attach (the 1st, 3rd, 5th, ...) `PCT`% of the time, 0-100 (0: fair)")
 	fs.UintVar(&c.watchdogMS, "watchdog-ms", 0, "sched_ext watchdog timeout in `ms`, at most 30000 (0: kernel default)")
 	fs.BoolVar(&c.verbose, "v", false, "print counters to stderr every second")
 	fs.Usage = func() {
@@ -398,6 +413,7 @@ func (s *sched) counters() string {
 		{"slow", s.objs.NrSlowDispatched},
 		{"guard", s.objs.NrGuard},
 		{"kept", s.objs.NrKept},
+		{"groups", s.objs.NrGroups},
 	} {
 		var n uint64
 		if err := v.v.Get(&n); err != nil {

@@ -59,13 +59,16 @@ type Job struct {
 	TestTimeout time.Duration `json:"test_timeout"`
 	// Accel is "kvm" or "tcg"; the guest scales time-based thresholds by it.
 	Accel string `json:"accel"`
-	// Slowdown is the factor time-based thresholds are scaled by (1 on KVM).
-	Slowdown float64 `json:"slowdown"`
+	// Scale is the factor time-based check thresholds are scaled by.
+	Scale float64 `json:"scale"`
 	// IncludeFiles are the guest paths of the test's IncludeFiles.
 	IncludeFiles []string `json:"include_files,omitempty"`
 	// Verbose mirrors go test -v.
 	Verbose bool `json:"verbose,omitempty"`
 
+	// Sysctls are written under /proc/sys before anything else runs.
+	Sysctls map[string]string `json:"sysctls,omitempty"`
+	// Scheduler is the sched_ext scheduler to run; nil runs EEVDF.
 	Scheduler *SchedulerJob `json:"scheduler,omitempty"`
 	// Checks is the merged verification configuration, as JSON owned by the
 	// verify package.
@@ -77,7 +80,6 @@ type SchedulerJob struct {
 	Name    string            `json:"name"`
 	Path    string            `json:"path"` // guest path of the binary
 	Args    []string          `json:"args,omitempty"`
-	Sysctls map[string]string `json:"sysctls,omitempty"`
 	Profile string            `json:"profile,omitempty"`
 	// AttachTimeout bounds the wait for sched_ext to report it enabled.
 	AttachTimeout time.Duration `json:"attach_timeout"`

@@ -12,17 +12,32 @@
  *                 scheduler ("runnable task stall").
  * error_after N   The dispatch that brings the total to N calls
  *                 scx_bpf_error("fixture: error after N dispatches").
- * degrade_pct P   Unfair without stalling: user tasks whose tgid is odd go on
- *                 a second, "slow" DSQ with a slice shortened to (100-P)% of
- *                 the normal one (at least 1 ms). A CPU looking for work
- *                 rolls a 0-99 die: below P it serves the shared DSQ first
- *                 and, if that is empty, keeps running a runnable even-tgid
- *                 prev before it touches the slow DSQ; otherwise it serves the
- *                 slow DSQ first. A starvation guard overrides the die: when
- *                 the head of either DSQ has waited more than starve_ns
- *                 (50 ms), the DSQ whose head waited longer is served first,
- *                 so every task runs at least every ~50 ms plus one slice.
- *                 Kernel threads are never degraded.
+ * degrade_pct P   Unfair without stalling: the tasks of "slow" thread groups
+ *                 go on a second, "slow" DSQ with a slice shortened to
+ *                 (100-P)% of the normal one (at least 1 ms). A CPU looking
+ *                 for work rolls a 0-99 die: below P it serves the shared DSQ
+ *                 first and, if that is empty, keeps running a runnable
+ *                 non-slow prev before it touches the slow DSQ; otherwise it
+ *                 serves the slow DSQ first. A starvation guard overrides the
+ *                 die: when the head of either DSQ has waited more than
+ *                 starve_ns (50 ms), the DSQ whose head waited longer is
+ *                 served first, so every task runs at least every ~50 ms plus
+ *                 one slice.
+ *
+ *                 Which groups are slow: alternating user thread groups in
+ *                 creation order. ops.enable of a task that was forked while
+ *                 this scheduler was loaded (ops.init_task with args->fork),
+ *                 that leads its thread group (pid == tgid) and that is not a
+ *                 kernel thread (PF_KTHREAD) takes the next value n of the
+ *                 global counter nr_groups (1, 2, 3, ...) and records it in
+ *                 the groups map under its tgid; the group is slow iff n is
+ *                 odd. Every task of a user thread group (threads too) is
+ *                 looked up by tgid. Groups without an entry (created before
+ *                 the scheduler loaded, or evicted from the LRU map) and
+ *                 kernel threads are never slow. The entry goes when the
+ *                 leader's task_struct is freed (ops.exit_task) unless the
+ *                 tgid has been reused by then. Groups are counted, and
+ *                 recorded, only with P > 0.
  *
  * A "dispatch" is a task handed to a CPU by this scheduler: a successful
  * scx_bpf_consume() in ops.dispatch or a direct dispatch to an idle CPU's
@@ -51,7 +66,8 @@ u64 nr_dispatched;	/* tasks handed to a CPU */
 u64 nr_enqueued;	/* ops.enqueue calls */
 u64 nr_slow_dispatched;	/* dispatches from the slow DSQ */
 u64 nr_guard;		/* dispatch decisions made by the starvation guard */
-u64 nr_kept;		/* even prev kept running instead of serving slow */
+u64 nr_kept;		/* non-slow prev kept running instead of serving slow */
+u64 nr_groups;		/* user thread groups created since load (degrade only) */
 
 /* Dispatch tickets taken; only used with stall_after, keeps the limit exact. */
 static u64 nr_reserved;
@@ -60,6 +76,8 @@ UEI_DEFINE(uei);
 
 struct task_ctx {
 	u64 enq_at;	/* bpf_ktime_get_ns() at the last ops.enqueue */
+	u64 group;	/* leader: its nr_groups value, 0 if none */
+	bool forked;	/* forked after load, group not counted yet */
 };
 
 struct {
@@ -69,9 +87,27 @@ struct {
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
 
+/*
+ * tgid -> the group's nr_groups value (odd: slow), for user thread groups
+ * created after load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u32);
+	__type(value, u64);
+} groups SEC(".maps");
+
 static __always_inline bool is_slow(const struct task_struct *p)
 {
-	return degrade_pct && !(p->flags & PF_KTHREAD) && (p->tgid & 1);
+	u32 tgid;
+	u64 *n;
+
+	if (!degrade_pct || (p->flags & PF_KTHREAD))
+		return false;
+	tgid = p->tgid;
+	n = bpf_map_lookup_elem(&groups, &tgid);
+	return n && (*n & 1);
 }
 
 static __always_inline u64 slow_slice(void)
@@ -228,6 +264,71 @@ void BPF_STRUCT_OPS(fixture_dispatch, s32 cpu, struct task_struct *prev)
 	unreserve();
 }
 
+s32 BPF_STRUCT_OPS(fixture_init_task, struct task_struct *p,
+		   struct scx_init_task_args *args)
+{
+	struct task_ctx *tctx;
+
+	if (!degrade_pct || !args->fork)
+		return 0;
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!tctx)
+		return -ENOMEM;
+	tctx->forked = true;
+	return 0;
+}
+
+/*
+ * Counted here rather than in ops.init_task: a fork can still fail after
+ * ops.init_task, never after ops.enable. A task is enabled again after each
+ * round trip through another sched class; tctx->forked makes it count once.
+ */
+void BPF_STRUCT_OPS(fixture_enable, struct task_struct *p)
+{
+	struct task_ctx *tctx;
+	u32 tgid;
+	u64 n;
+
+	if (!degrade_pct)
+		return;
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	if (!tctx || !tctx->forked)
+		return;
+	tctx->forked = false;
+	if ((p->flags & PF_KTHREAD) || p->pid != p->tgid)
+		return;
+
+	n = __sync_add_and_fetch(&nr_groups, 1);
+	tgid = p->tgid;
+	if (!bpf_map_update_elem(&groups, &tgid, &n, BPF_ANY))
+		tctx->group = n;
+}
+
+void BPF_STRUCT_OPS(fixture_exit_task, struct task_struct *p,
+		    struct scx_exit_task_args *args)
+{
+	struct task_ctx *tctx;
+	u32 tgid;
+	u64 *n;
+
+	if (!degrade_pct)
+		return;
+	tctx = bpf_task_storage_get(&task_ctxs, p, 0, 0);
+	/*
+	 * A leader displaced by a thread's exec() no longer has pid == tgid and
+	 * its group lives on: keep the entry (it is overwritten if the tgid is
+	 * reused, or evicted).
+	 */
+	if (!tctx || !tctx->group || p->pid != p->tgid)
+		return;
+	/* The tgid may already belong to a newer group: delete only ours. */
+	tgid = p->tgid;
+	n = bpf_map_lookup_elem(&groups, &tgid);
+	if (n && *n == tctx->group)
+		bpf_map_delete_elem(&groups, &tgid);
+}
+
 s32 BPF_STRUCT_OPS_SLEEPABLE(fixture_init)
 {
 	s32 ret;
@@ -247,6 +348,9 @@ SCX_OPS_DEFINE(fixture_ops,
 	       .select_cpu	= (void *)fixture_select_cpu,
 	       .enqueue		= (void *)fixture_enqueue,
 	       .dispatch	= (void *)fixture_dispatch,
+	       .enable		= (void *)fixture_enable,
+	       .init_task	= (void *)fixture_init_task,
+	       .exit_task	= (void *)fixture_exit_task,
 	       .init		= (void *)fixture_init,
 	       .exit		= (void *)fixture_exit,
 	       .name		= "fixture");
