@@ -77,10 +77,10 @@ type Job struct {
 
 // SchedulerJob is the scheduler to run in the guest.
 type SchedulerJob struct {
-	Name    string            `json:"name"`
-	Path    string            `json:"path"` // guest path of the binary
-	Args    []string          `json:"args,omitempty"`
-	Profile string            `json:"profile,omitempty"`
+	Name    string   `json:"name"`
+	Path    string   `json:"path"` // guest path of the binary
+	Args    []string `json:"args,omitempty"`
+	Profile string   `json:"profile,omitempty"`
 	// AttachTimeout bounds the wait for sched_ext to report it enabled.
 	AttachTimeout time.Duration `json:"attach_timeout"`
 	// WatchdogTimeout overrides the sched_ext watchdog (0: kernel default).
