@@ -27,6 +27,8 @@
 //	KTSTR_JOBS       VMs run at once (default: host CPUs / 2, at least 1)
 //	KTSTR_TIMEOUT    host-side limit per VM, overriding the computed one (e.g. 90s)
 //	KTSTR_CONSOLE    when set, stream the guest console into the test log
+//	KTSTR_RESULTS_DIR  write one JSON record per VM run there (see package report); use
+//	                 an absolute path: go test runs each package in its own directory
 package ktstr
 
 import (

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/internal/runner"
+	"github.com/ktstr-go/ktstr/report"
 	"github.com/ktstr-go/ktstr/verify"
 	"github.com/ktstr-go/ktstr/vm"
 )
@@ -111,6 +112,15 @@ func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, re
 			t.Logf("guest: %s", l)
 		}
 	}
+	rec := record(env, p, name, replica, o, failure)
+	if testing.Verbose() && failure == nil && rec.Result != nil && len(rec.Result.Cgroups) > 0 {
+		t.Logf("ktstr: %s", rec.Result)
+	}
+	if dir := os.Getenv("KTSTR_RESULTS_DIR"); dir != "" {
+		if err := report.Write(dir, rec); err != nil {
+			t.Errorf("ktstr: %v", err)
+		}
+	}
 	switch {
 	case p.test.ExpectErr && failure == nil:
 		t.Errorf("ktstr: ExpectErr is set but the run succeeded")
@@ -197,6 +207,31 @@ func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name stri
 	logf("ktstr: %s under %s on %s, %d MB, accel %s; host limit %s (%s)",
 		name, sched, p.topo, p.memoryMB, env.accel, spec.Timeout.Round(time.Second), budget)
 	return runner.Run(ctx, spec)
+}
+
+// record describes the run for report.Write.
+func record(env *hostEnv, p *plan, name string, replica int, o *runner.Outcome, failure error) report.Record {
+	r := report.Record{
+		Test: name, Replica: replica, Topology: p.topo.String(), Scheduler: p.test.Scheduler.DisplayName(),
+		Accel: string(env.accel.Accel), ExpectErr: p.test.ExpectErr, Passed: (failure == nil) != p.test.ExpectErr,
+		Total: o.End.Sub(o.Begin), Start: o.Begin,
+	}
+	if !p.test.Scheduler.IsEEVDF() {
+		r.Profile = p.profile.Name
+	}
+	if failure != nil {
+		r.Failure = failure.Error()
+	}
+	if !o.Started.IsZero() {
+		r.BootToFn = o.Started.Sub(o.Begin)
+	}
+	if o.Result != nil && len(o.Result.Assert) > 0 {
+		var a verify.Result
+		if json.Unmarshal(o.Result.Assert, &a) == nil {
+			r.Result = &a
+		}
+	}
+	return r
 }
 
 // outcomeFailure turns a run's outcome into the test's failure, or nil.

@@ -25,7 +25,8 @@ type Affinity struct {
 }
 
 // RandomAffinity pins each worker to n CPUs drawn at random from the
-// cgroup's CPUs (seeded by the worker's index, so runs repeat).
+// cgroup's CPUs (seeded by the worker's index, so runs repeat). Each
+// SetAffinity op applying it draws anew.
 func RandomAffinity(n int) Affinity { return Affinity{kind: randomSubset, n: n} }
 
 // LLCAffinity pins worker i to the CPUs of the i-th LLC (round robin) among
@@ -57,6 +58,12 @@ func (a Affinity) String() string {
 
 // For returns worker i's CPUs given the cgroup's CPUs, or nil to inherit.
 func (a Affinity) For(i int, cgroupCPUs []int, env *Env) ([]int, error) {
+	return a.forGen(i, 0, cgroupCPUs, env)
+}
+
+// forGen is For for the gen-th application of a (0 when the workers
+// start): RandomAffinity draws differently for each gen.
+func (a Affinity) forGen(i int, gen uint64, cgroupCPUs []int, env *Env) ([]int, error) {
 	if len(cgroupCPUs) == 0 && a.kind != inherit && a.kind != exactAffinity {
 		return nil, fmt.Errorf("affinity %s: the cgroup has no CPUs", a)
 	}
@@ -65,7 +72,7 @@ func (a Affinity) For(i int, cgroupCPUs []int, env *Env) ([]int, error) {
 		if a.n < 1 || a.n > len(cgroupCPUs) {
 			return nil, fmt.Errorf("affinity %s: want 1 to %d CPUs", a, len(cgroupCPUs))
 		}
-		r := rand.New(rand.NewPCG(uint64(i), 0x6b747374))
+		r := rand.New(rand.NewPCG(uint64(i), 0x6b747374+gen))
 		perm := r.Perm(len(cgroupCPUs))
 		out := make([]int, a.n)
 		for j := range out {

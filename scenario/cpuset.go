@@ -71,7 +71,9 @@ func (c Cpuset) String() string {
 }
 
 // Resolve returns the CPUs c stands for in env, sorted, and for Nodes the
-// memory nodes.
+// memory nodes. Only usable CPUs are returned: LLCs and Nodes leave out
+// the CPUs of theirs that env.CPUs lacks. Every cpuset but the zero value
+// resolves to at least one CPU or fails.
 func (c Cpuset) Resolve(env *Env) (cpus, mems []int, err error) {
 	usable := env.CPUs
 	t := env.Topology
@@ -83,22 +85,24 @@ func (c Cpuset) Resolve(env *Env) (cpus, mems []int, err error) {
 			if l < 0 || l >= t.LLCs {
 				return nil, nil, fmt.Errorf("cpuset %s: LLC %d does not exist (the guest has %d)", c, l, t.LLCs)
 			}
-			cpus = append(cpus, t.LLCCPUs(l)...)
+			cpus = append(cpus, usableOf(t.LLCCPUs(l), usable)...)
 		}
 	case byNode:
 		for _, n := range c.ids {
 			if n < 0 || n >= t.NumaNodes {
 				return nil, nil, fmt.Errorf("cpuset %s: NUMA node %d does not exist (the guest has %d)", c, n, t.NumaNodes)
 			}
-			cpus = append(cpus, t.NodeCPUs(n)...)
+			cpus = append(cpus, usableOf(t.NodeCPUs(n), usable)...)
 		}
 		mems = slices.Clone(c.ids)
+		slices.Sort(mems)
+		mems = slices.Compact(mems)
 	case byRange:
-		if c.from < 0 || c.to > 1 || c.from >= c.to {
+		if !(0 <= c.from && c.from < c.to && c.to <= 1) { // NaN too
 			return nil, nil, fmt.Errorf("cpuset %s: want 0 <= from < to <= 1", c)
 		}
-		lo := int(math.Floor(c.from * float64(len(usable))))
-		hi := max(lo+1, int(math.Ceil(c.to*float64(len(usable)))))
+		lo := int(math.Floor(scale(c.from, len(usable))))
+		hi := max(lo+1, int(math.Ceil(scale(c.to, len(usable)))))
 		cpus = slices.Clone(usable[lo:min(hi, len(usable))])
 	case byDisjoint, byOverlap:
 		if c.n < 1 || c.i < 0 || c.i >= c.n || c.n > len(usable) {
@@ -106,10 +110,10 @@ func (c Cpuset) Resolve(env *Env) (cpus, mems []int, err error) {
 		}
 		lo, hi := part(len(usable), c.i, c.n)
 		if c.kind == byOverlap {
-			if c.from < 0 || c.from > 1 {
+			if !(0 <= c.from && c.from <= 1) { // NaN too
 				return nil, nil, fmt.Errorf("cpuset %s: overlap fraction must be within [0, 1]", c)
 			}
-			w := int(math.Ceil(c.from * float64(hi-lo)))
+			w := int(math.Ceil(scale(c.from, hi-lo)))
 			lo, hi = max(0, lo-w), min(len(usable), hi+w)
 		}
 		cpus = slices.Clone(usable[lo:hi])
@@ -124,9 +128,25 @@ func (c Cpuset) Resolve(env *Env) (cpus, mems []int, err error) {
 	slices.Sort(cpus)
 	cpus = slices.Compact(cpus)
 	if len(cpus) == 0 {
-		return nil, nil, fmt.Errorf("cpuset %s: no CPUs", c)
+		return nil, nil, fmt.Errorf("cpuset %s: no usable CPUs (the guest's are %v)", c, usable)
 	}
 	return cpus, mems, nil
+}
+
+// usableOf returns the CPUs of cpus that are in usable.
+func usableOf(cpus, usable []int) []int {
+	return slices.DeleteFunc(cpus, func(c int) bool { return !slices.Contains(usable, c) })
+}
+
+// scale returns f*n, snapped to the nearest integer when it is off by a
+// rounding error (0.28*25 is 7.000000000000001 in floating point, and its
+// ceiling must be 7).
+func scale(f float64, n int) float64 {
+	x := f * float64(n)
+	if r := math.Round(x); math.Abs(x-r) < 1e-9 {
+		return r
+	}
+	return x
 }
 
 // part returns the index range of part i of n parts of size items, the

@@ -3,7 +3,6 @@ package scenario
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,19 +19,52 @@ import (
 // run is the state of one scenario execution.
 type run struct {
 	env    *Env
+	cg     cgroups
+	start  func(workload.Spec) (workerSet, error)
+	pin    func(pid int, cpus []int) error
 	groups map[string]*group
 	order  []string // creation order
+}
+
+// cgroups is what a run needs of a *cgroup.Manager (tests use a fake).
+type cgroups interface {
+	Create(name string) error
+	Path(name string) string
+	SetCPUs(name string, cpus []int) error
+	SetMems(name string, nodes []int) error
+	EffectiveCPUs(name string) ([]int, error)
+	MoveAll(from, to string) error
+	Remove(name string) error
+	Cleanup() error
+}
+
+// workerSet is what a run needs of a *workload.Set (tests use a fake).
+type workerSet interface {
+	Pids() []int
+	Stop() ([]workload.Report, error)
+}
+
+// startWorkers starts real workers.
+func startWorkers(spec workload.Spec) (workerSet, error) {
+	s, err := workload.Start(spec)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // group is a cgroup of the scenario and everything its workers reported.
 type group struct {
 	def     CgroupDef
 	cpus    []int // CPUs its workers may use now (nil: unrestricted)
-	sets    []*workload.Set
+	mems    []int // memory nodes of its cpuset (nil: unrestricted)
+	sets    []workerSet
 	started int // workers started so far, for indices
 	reports []workload.Report
 	allowed map[int]bool // every CPU its effective cpuset held at any time
 	movedTo []string     // cgroups its tasks were moved into
+	removed bool         // removed by RemoveCgroup
+	affGen  uint64       // SetAffinity ops applied so far
 }
 
 // Execute runs the steps and returns the checks' result over every
@@ -42,14 +74,18 @@ func Execute(env *Env, steps ...Step) (verify.Result, error) {
 	if env.Cgroups == nil {
 		return verify.Result{}, errors.New("scenario: no cgroup manager")
 	}
-	r := &run{env: env, groups: map[string]*group{}}
+	r := newRun(env, env.Cgroups, startWorkers)
 	err := r.steps(steps)
 	stopErr := r.stopAll()
-	cleanErr := env.Cgroups.Cleanup()
+	cleanErr := r.cg.Cleanup()
 	if err = errors.Join(err, stopErr, cleanErr); err != nil {
 		return verify.Result{}, err
 	}
 	return verify.Check(env.Checks, r.reports(), env.Verify), nil
+}
+
+func newRun(env *Env, cg cgroups, start func(workload.Spec) (workerSet, error)) *run {
+	return &run{env: env, cg: cg, start: start, pin: setProcessAffinity, groups: map[string]*group{}}
 }
 
 func (r *run) steps(steps []Step) error {
@@ -113,7 +149,7 @@ func (r *run) add(def CgroupDef) error {
 	if _, dup := r.groups[def.Name]; dup {
 		return fmt.Errorf("cgroup %s already exists", def.Name)
 	}
-	if err := r.env.Cgroups.Create(def.Name); err != nil {
+	if err := r.cg.Create(def.Name); err != nil {
 		return err
 	}
 	g := &group{def: def, allowed: map[int]bool{}}
@@ -134,13 +170,13 @@ func (r *run) spawn(g *group, n int) error {
 	if n == 0 {
 		return nil
 	}
-	cpus, err := r.env.Cgroups.EffectiveCPUs(g.def.Name)
+	cpus, err := r.cg.EffectiveCPUs(g.def.Name)
 	if err != nil {
 		return err
 	}
 	base := g.started
 	spec := workload.Spec{
-		Kind: g.def.work(), Count: n, Cgroup: r.env.Cgroups.Path(g.def.Name),
+		Kind: g.def.work(), Count: n, Cgroup: r.cg.Path(g.def.Name),
 		Policy: g.def.Policy, Nice: g.def.Nice, MemPolicy: g.def.MemPolicy,
 	}
 	if !g.def.Affinity.IsZero() {
@@ -154,7 +190,7 @@ func (r *run) spawn(g *group, n int) error {
 		}
 		spec.AffinityFor = func(i int) []int { return per[i] }
 	}
-	set, err := workload.Start(spec)
+	set, err := r.start(spec)
 	if err != nil {
 		return fmt.Errorf("cgroup %s: %w", g.def.Name, err)
 	}
@@ -168,22 +204,26 @@ func (r *run) setCpuset(name string, c Cpuset) error {
 	if err != nil {
 		return err
 	}
-	if c.IsZero() {
-		if err := r.env.Cgroups.SetCPUs(name, nil); err != nil {
-			return err
+	var cpus, mems []int
+	if !c.IsZero() {
+		if cpus, mems, err = c.Resolve(r.env); err != nil {
+			return fmt.Errorf("cgroup %s: %w", name, err)
 		}
-		g.cpus = nil
-		return r.env.Cgroups.SetMems(name, nil)
 	}
-	cpus, mems, err := c.Resolve(r.env)
-	if err != nil {
-		return fmt.Errorf("cgroup %s: %w", name, err)
-	}
-	if err := r.env.Cgroups.SetCPUs(name, cpus); err != nil {
+	return r.apply(g, cpus, mems)
+}
+
+// apply writes a cgroup's cpuset.cpus and cpuset.mems (nil clears them).
+func (r *run) apply(g *group, cpus, mems []int) error {
+	if err := r.cg.SetCPUs(g.def.Name, cpus); err != nil {
 		return err
 	}
 	g.cpus = cpus
-	return r.env.Cgroups.SetMems(name, mems)
+	if err := r.cg.SetMems(g.def.Name, mems); err != nil {
+		return err
+	}
+	g.mems = mems
+	return nil
 }
 
 func (r *run) swap(a, b string) error {
@@ -195,15 +235,11 @@ func (r *run) swap(a, b string) error {
 	if err != nil {
 		return err
 	}
-	ca, cb := ga.cpus, gb.cpus
-	if err := r.env.Cgroups.SetCPUs(a, cb); err != nil {
+	ca, ma, cb, mb := ga.cpus, ga.mems, gb.cpus, gb.mems
+	if err := r.apply(ga, cb, mb); err != nil {
 		return err
 	}
-	if err := r.env.Cgroups.SetCPUs(b, ca); err != nil {
-		return err
-	}
-	ga.cpus, gb.cpus = cb, ca
-	return nil
+	return r.apply(gb, ca, ma)
 }
 
 func (r *run) setAffinity(name string, a Affinity) error {
@@ -211,21 +247,24 @@ func (r *run) setAffinity(name string, a Affinity) error {
 	if err != nil {
 		return err
 	}
-	cpus, err := r.env.Cgroups.EffectiveCPUs(name)
+	cpus, err := r.cg.EffectiveCPUs(name)
 	if err != nil {
 		return err
 	}
+	// Each application draws new random affinities (worker i of the
+	// n-th SetAffinity of a cgroup always gets the same ones).
+	g.affGen++
 	i := 0
 	for _, s := range g.sets {
 		for _, pid := range s.Pids() {
-			want, err := a.For(i, cpus, r.env)
+			want, err := a.forGen(i, g.affGen, cpus, r.env)
 			if err != nil {
 				return fmt.Errorf("cgroup %s: %w", name, err)
 			}
 			if want == nil {
 				want = cpus
 			}
-			if err := setProcessAffinity(pid, want); err != nil {
+			if err := r.pin(pid, want); err != nil {
 				return fmt.Errorf("cgroup %s: worker %d: %w", name, i, err)
 			}
 			i++
@@ -262,7 +301,7 @@ func (r *run) moveAll(from, to string) error {
 	if _, err := r.group(to); err != nil {
 		return err
 	}
-	if err := r.env.Cgroups.MoveAll(from, to); err != nil {
+	if err := r.cg.MoveAll(from, to); err != nil {
 		return err
 	}
 	gf.movedTo = append(gf.movedTo, to)
@@ -270,6 +309,11 @@ func (r *run) moveAll(from, to string) error {
 }
 
 func (r *run) remove(name string) error {
+	if g, err := r.group(name); err != nil {
+		return err
+	} else if g.removed {
+		return fmt.Errorf("cgroup %s was already removed", name)
+	}
 	for _, n := range slices.Backward(r.order) { // children first
 		if n != name && !strings.HasPrefix(n, name+"/") {
 			continue
@@ -278,7 +322,15 @@ func (r *run) remove(name string) error {
 			return err
 		}
 	}
-	return r.env.Cgroups.Remove(name)
+	if err := r.cg.Remove(name); err != nil {
+		return err
+	}
+	for _, n := range r.order {
+		if n == name || strings.HasPrefix(n, name+"/") {
+			r.groups[n].removed = true
+		}
+	}
+	return nil
 }
 
 // stopGroup stops the group's running workers and keeps their reports.
@@ -313,10 +365,10 @@ func (r *run) stopAll() error {
 // refreshAllowed records every live cgroup's effective CPUs.
 func (r *run) refreshAllowed() error {
 	for _, n := range r.order {
-		if _, err := os.Stat(r.env.Cgroups.Path(n)); err != nil {
-			continue // removed
+		if r.groups[n].removed {
+			continue
 		}
-		cpus, err := r.env.Cgroups.EffectiveCPUs(n)
+		cpus, err := r.cg.EffectiveCPUs(n)
 		if err != nil {
 			return err
 		}
@@ -338,11 +390,8 @@ func (r *run) reports() []verify.CgroupReport {
 			continue
 		}
 		allowed := map[int]bool{}
-		for c := range g.allowed {
-			allowed[c] = true
-		}
-		for _, to := range g.movedTo {
-			for c := range r.groups[to].allowed {
+		for _, m := range r.movedClosure(n) {
+			for c := range r.groups[m].allowed {
 				allowed[c] = true
 			}
 		}
@@ -358,4 +407,18 @@ func (r *run) reports() []verify.CgroupReport {
 		out = append(out, verify.CgroupReport{Name: n, CPUs: cpus, Workers: workers})
 	}
 	return out
+}
+
+// movedClosure is the cgroup name and every cgroup its tasks may have ended
+// up in through MoveAll ops, moves of moved tasks included.
+func (r *run) movedClosure(name string) []string {
+	seen := []string{name}
+	for i := 0; i < len(seen); i++ {
+		for _, to := range r.groups[seen[i]].movedTo {
+			if !slices.Contains(seen, to) {
+				seen = append(seen, to)
+			}
+		}
+	}
+	return seen
 }

@@ -51,6 +51,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	c.AddCommand(kernelCmd(), topoCmd(), schedCmd())
+	c.AddCommand(kernelCmd(), topoCmd(), reportCmd(), schedCmd())
 	return c
 }

@@ -1,0 +1,59 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/ktstr-go/ktstr/verify"
+)
+
+func TestWriteReadSummarize(t *testing.T) {
+	dir := t.TempDir()
+	res := verify.Fail("3 > 2")
+	recs := []Record{
+		{Test: "TestB/sub", Replica: 1, Topology: "1n1l2c1t", Scheduler: "fixture", Profile: "llc", Accel: "tcg",
+			Failure: "scheduler fixture failed during the test\nmore", Result: &res, BootToFn: 2 * time.Second, Total: 5 * time.Second},
+		{Test: "TestA", Topology: "1n2l2c1t", Scheduler: "eevdf", Accel: "tcg", Passed: true, BootToFn: time.Second, Total: 3 * time.Second},
+	}
+	for _, r := range recs {
+		if err := Write(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]Record{recs[1], recs[0]}, got); diff != "" {
+		t.Errorf("Read (-want +got):\n%s", diff)
+	}
+	var b bytes.Buffer
+	if err := Summarize(&b, got); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"PASS    TestA ", "FAIL    TestB/sub ", "fixture [llc]", "scheduler fixture failed during the test", "1 of 2 passed"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "more") {
+		t.Errorf("summary shows more than the first line of the failure:\n%s", out)
+	}
+	for in, want := range map[string]string{
+		"FAIL: 1 check(s) failed\n  [spread] cgroup x: spread 80%\n  note": "[spread] cgroup x: spread 80%",
+		"failed as expected: FAIL: 1 check(s) failed\n  [gap] g":           "failed as expected: [gap] g",
+		"scheduler died\nlog": "scheduler died",
+	} {
+		if got := firstUseful(in); got != want {
+			t.Errorf("firstUseful(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if _, err := Read(t.TempDir()); err == nil {
+		t.Error("empty dir: want an error")
+	}
+}

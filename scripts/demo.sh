@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The quick-start demo: set up (packages, kernel, schedulers; reused from the
+# cache when already built), show a guest topology, then run the example
+# tests (EEVDF, scx_simple, scx_qmap and a deliberately broken scheduler)
+# and summarize their JSON results.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin"
+
+scripts/setup.sh
+
+echo; echo "== What a 2-node, 4-LLC, 2-thread guest sees =="
+./bin/ktstr topo 2n4l1c2t
+
+echo; echo "== The example tests (go test -v ./examples) =="
+rm -rf demo-results
+KTSTR_RESULTS_DIR="$PWD/demo-results" go test -count=1 -v -run TestDemo ./examples/
+
+echo; echo "== Summary (ktstr report demo-results) =="
+./bin/ktstr report demo-results
