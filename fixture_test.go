@@ -1,11 +1,15 @@
 package ktstr_test
 
 import (
+	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cilium/ebpf"
 
 	"github.com/ktstr-go/ktstr"
 )
@@ -83,4 +87,47 @@ func TestFixtureErrorExpected(t *testing.T) {
 	s := fixture
 	s.SchedArgs = []string{"--error-after", "300"}
 	ktstr.Run(t, ktstr.Test{Scheduler: &s, MemoryMB: 512, ExpectErr: true}, sleepFor)
+}
+
+// TestBpfMapWrite: the host's BpfMapWrite lands in the scheduler's map once
+// it attached; the test function reads it back with cilium/ebpf.
+func TestBpfMapWrite(t *testing.T) {
+	t.Parallel()
+	key := binary.LittleEndian.AppendUint32(nil, 4_000_000) // a tgid no process has
+	value := binary.LittleEndian.AppendUint64(nil, 42)
+	test := ktstr.Test{Scheduler: &fixture, MemoryMB: 512,
+		BpfMapWrite: &ktstr.BpfMapWrite{Map: "groups", Key: key, Value: value}}
+	ktstr.Run(t, test, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+		m, err := mapByName("groups")
+		if err != nil {
+			return ktstr.Fail("%v", err), nil
+		}
+		defer m.Close()
+		var got uint64
+		if err := m.Lookup(uint32(4_000_000), &got); err != nil {
+			return ktstr.Fail("look up the written key: %v", err), nil
+		}
+		if got != 42 {
+			return ktstr.Fail("map value %d, want 42", got), nil
+		}
+		return ktstr.Pass(), nil
+	})
+}
+
+func mapByName(name string) (*ebpf.Map, error) {
+	for id := ebpf.MapID(0); ; {
+		next, err := ebpf.MapGetNextID(id)
+		if err != nil {
+			return nil, fmt.Errorf("no BPF map %q: %w", name, err)
+		}
+		id = next
+		m, err := ebpf.NewMapFromID(id)
+		if err != nil {
+			continue
+		}
+		if info, err := m.Info(); err == nil && info.Name == name {
+			return m, nil
+		}
+		m.Close()
+	}
 }
