@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -68,28 +69,57 @@ func (m *Manager) Create(name string) error {
 	return nil
 }
 
+// validName accepts a cgroup below the root, in clean form: not "", ".",
+// "a/", "./a" or "a//b", which would name the root itself or be recorded
+// under a name that differs from the cgroup's.
 func validName(name string) error {
-	if name == "" || strings.HasPrefix(name, "/") || strings.Contains(name, "..") || strings.ContainsAny(name, " \t\n") {
+	if name == "" || name == "." || path.Clean(name) != name || strings.HasPrefix(name, "/") ||
+		strings.Contains(name, "..") || strings.ContainsAny(name, " \t\n") {
 		return fmt.Errorf("cgroup name %q: want a relative path such as cg_0 or parent/child", name)
 	}
 	return nil
 }
 
 // SetCPUs writes cpuset.cpus; an empty list clears it (the cgroup then
-// inherits its parent's CPUs).
+// inherits its parent's CPUs). The kernel refuses to clear the cpuset of a
+// cgroup with tasks: such a cgroup gets its parent's effective CPUs of the
+// moment instead.
 func (m *Manager) SetCPUs(name string, cpus []int) error {
-	if err := retryWrite(filepath.Join(m.Path(name), "cpuset.cpus"), topology.FormatList(cpus)); err != nil {
-		return fmt.Errorf("cgroup %s: cpuset.cpus=%s: %w", name, topology.FormatList(cpus), err)
+	return m.setList(name, "cpuset.cpus", cpus)
+}
+
+// SetMems writes cpuset.mems; an empty list clears it (for a cgroup with
+// tasks: sets it to its parent's effective nodes, as SetCPUs does).
+func (m *Manager) SetMems(name string, nodes []int) error {
+	return m.setList(name, "cpuset.mems", nodes)
+}
+
+func (m *Manager) setList(name, file string, list []int) error {
+	if err := validName(name); err != nil {
+		return err
+	}
+	p := filepath.Join(m.Path(name), file)
+	err := retryWrite(p, listData(list))
+	if len(list) == 0 && errors.Is(err, syscall.ENOSPC) { // a cgroup with tasks
+		var raw []byte
+		raw, err = os.ReadFile(filepath.Join(filepath.Dir(m.Path(name)), file+".effective"))
+		if err == nil {
+			err = retryWrite(p, strings.TrimSpace(string(raw)))
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cgroup %s: %s=%s: %w", name, file, topology.FormatList(list), err)
 	}
 	return nil
 }
 
-// SetMems writes cpuset.mems; an empty list clears it.
-func (m *Manager) SetMems(name string, nodes []int) error {
-	if err := retryWrite(filepath.Join(m.Path(name), "cpuset.mems"), topology.FormatList(nodes)); err != nil {
-		return fmt.Errorf("cgroup %s: cpuset.mems=%s: %w", name, topology.FormatList(nodes), err)
+// listData is what to write to a cpuset list file for list: the kernel
+// ignores a write of zero bytes, so an empty list is written as a newline.
+func listData(list []int) string {
+	if len(list) == 0 {
+		return "\n"
 	}
-	return nil
+	return topology.FormatList(list)
 }
 
 // EffectiveCPUs reads cpuset.cpus.effective: the CPUs the cgroup's tasks
@@ -104,6 +134,9 @@ func (m *Manager) EffectiveCPUs(name string) ([]int, error) {
 
 // Move moves the task pid into the cgroup name.
 func (m *Manager) Move(name string, pid int) error {
+	if err := validName(name); err != nil {
+		return err
+	}
 	if err := retryWrite(filepath.Join(m.Path(name), "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 		return fmt.Errorf("cgroup %s: move pid %d: %w", name, pid, err)
 	}
@@ -128,6 +161,11 @@ func (m *Manager) Procs(name string) ([]int, error) {
 // MoveAll moves every process of cgroup from into cgroup to. An empty name
 // is the manager's root.
 func (m *Manager) MoveAll(from, to string) error {
+	for _, n := range []string{from, to} {
+		if err := validName(n); n != "" && err != nil {
+			return err
+		}
+	}
 	dir := m.root
 	if from != "" {
 		dir = m.Path(from)
@@ -150,8 +188,13 @@ func (m *Manager) MoveAll(from, to string) error {
 }
 
 // Remove removes the cgroup name and its descendants, moving any process
-// still in them to the manager's root first.
+// still in them to the root of the cgroup hierarchy first (not to the
+// manager's root: with controllers enabled for its children, the kernel
+// refuses processes there).
 func (m *Manager) Remove(name string) error {
+	if err := validName(name); err != nil {
+		return err
+	}
 	dir := m.Path(name)
 	var dirs []string
 	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
@@ -178,18 +221,36 @@ func (m *Manager) Remove(name string) error {
 	return nil
 }
 
-// drain moves the processes of dir to the root.
+// drain moves the processes of dir to the hierarchy's root.
 func (m *Manager) drain(dir string) error {
 	raw, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
 	if err != nil {
 		return nil
 	}
+	top := hierarchyRoot(m.root)
 	for _, f := range strings.Fields(string(raw)) {
-		if err := retryWrite(filepath.Join(m.root, "cgroup.procs"), f); err != nil && !errors.Is(err, syscall.ESRCH) {
+		if err := retryWrite(filepath.Join(top, "cgroup.procs"), f); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("cgroup: move pid %s out of %s: %w", f, dir, err)
 		}
 	}
 	return nil
+}
+
+// hierarchyRoot returns the top cgroup of the hierarchy dir is in (where
+// the cgroup file system is mounted): the last directory up from dir that
+// has a cgroup.procs file. Only the root cgroup takes processes whatever
+// its controllers.
+func hierarchyRoot(dir string) string {
+	for {
+		up := filepath.Dir(dir)
+		if up == dir {
+			return dir
+		}
+		if _, err := os.Stat(filepath.Join(up, "cgroup.procs")); err != nil {
+			return dir
+		}
+		dir = up
+	}
 }
 
 // Cleanup removes every cgroup the manager created, newest first.

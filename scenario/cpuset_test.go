@@ -62,8 +62,8 @@ func TestResolve1n2l2c1t(t *testing.T) {
 		{c: Range(0, 0.5), cpus: []int{0, 1}},
 		{c: Range(0.5, 1), cpus: []int{2, 3}},
 		{c: Range(0, 1), cpus: []int{0, 1, 2, 3}},
-		{c: Range(0, 0.1), cpus: []int{0}},   // at least one CPU
-		{c: Range(0.9, 1), cpus: []int{3}},   // at least one CPU
+		{c: Range(0, 0.1), cpus: []int{0}},      // at least one CPU
+		{c: Range(0.9, 1), cpus: []int{3}},      // at least one CPU
 		{c: Range(0.3, 0.6), cpus: []int{1, 2}}, // floor(1.2), ceil(2.4)
 		{c: Range(0.25, 0.5), cpus: []int{1}},
 		{c: Range(-0.1, 1), errMatch: "want 0 <= from < to <= 1"},
