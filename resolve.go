@@ -149,6 +149,9 @@ func resolve(t Test) (*plan, error) {
 		bad("merged topology constraints: %w", err)
 	}
 
+	if t.PerformanceMode {
+		bad("PerformanceMode: not supported yet (vCPU pinning, hugepages and RT vCPU threads are not implemented); leave it false")
+	}
 	// ExpectErr disables auto-repro, as the page says.
 	p.autoRepro = t.AutoRepro.Or(On).True() && !t.ExpectErr
 

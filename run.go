@@ -105,7 +105,7 @@ func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, re
 	}
 	failure := outcomeFailure(o)
 	if !o.Started.IsZero() {
-		t.Logf("ktstr: boot to test function %.2fs, total %.2fs", o.Started.Sub(o.Begin).Seconds(), o.End.Sub(o.Begin).Seconds())
+		t.Logf("ktstr: boot to test function %.2fs (%s), total %.2fs", o.Started.Sub(o.Begin).Seconds(), o.Phases(), o.End.Sub(o.Begin).Seconds())
 	}
 	if !testing.Verbose() && failure != nil {
 		for _, l := range o.Logs {

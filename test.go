@@ -63,9 +63,9 @@ type Test struct {
 	RequiresSMT  Bool
 
 	// Execution.
-	AutoRepro        Bool // re-run with probes after a crash; default on
+	AutoRepro        Bool // re-run with probes after a crash; default on (no effect yet)
 	Replicas         int  // times to run; default 1
-	PerformanceMode  bool // pin vCPUs, hugepages, RT vCPU threads; default off
+	PerformanceMode  bool // pin vCPUs, hugepages, RT vCPU threads; not supported yet: true is rejected
 	DurationS        int  // per-scenario duration in seconds; default 2
 	WorkersPerCgroup int  // default 2
 	// ExpectErr inverts the outcome: the test passes only if the run fails.

@@ -41,7 +41,7 @@ func (s *session) runScheduled() (failure, detail string) {
 		d := schedDetail()
 		return err.Error() + exitReason(kmsg.Lines()), d
 	}
-	s.logf("scheduler %s attached: %s", sj.Name, strings.Join(append([]string{sj.Path}, sj.Args...), " "))
+	s.logf("scheduler %s attached at guest uptime %.2fs: %s", sj.Name, Uptime().Seconds(), strings.Join(append([]string{sj.Path}, sj.Args...), " "))
 	if err := sentinel.WatchdogErr(); err != nil {
 		sentinel.Stop()
 		p.Kill()

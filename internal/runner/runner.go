@@ -55,6 +55,8 @@ type Outcome struct {
 	Done    *proto.Done
 	Logs    []string
 	Started time.Time // host time the test function started; zero if it never did
+	// StartedUptime is the guest's uptime when the test function started.
+	StartedUptime time.Duration
 	Begin   time.Time // host time Run was called
 	End     time.Time // host time QEMU was reaped
 	// FrameErr is the first damaged frame, if any.
@@ -134,6 +136,11 @@ func (o *Outcome) take(at time.Time, f proto.Envelope) error {
 		return f.Decode(o.Hello)
 	case proto.TypeStarted:
 		o.Started = at
+		var st proto.Started
+		if err := f.Decode(&st); err != nil {
+			return err
+		}
+		o.StartedUptime = st.Uptime
 	case proto.TypeLog:
 		var l proto.Log
 		if err := f.Decode(&l); err != nil {
@@ -233,4 +240,17 @@ func statKey(files []File) (string, error) {
 		fmt.Fprintf(&b, "%s\x00%s\x00%v\x00%d\x00%d\n", f.Guest, f.Host, f.Binary, st.Size(), st.ModTime().UnixNano())
 	}
 	return b.String(), nil
+}
+
+// Phases describes where the time to the test function went: QEMU and
+// firmware before the kernel started, the kernel's boot to init, and init's
+// set-up (scheduler attach included) to the test function.
+func (o *Outcome) Phases() string {
+	if o.Started.IsZero() || o.Hello == nil {
+		return ""
+	}
+	toFn := o.Started.Sub(o.Begin)
+	beforeKernel := toFn - o.StartedUptime
+	return fmt.Sprintf("host+QEMU before the kernel %.2fs, kernel boot to init %.2fs, init to test function %.2fs",
+		beforeKernel.Seconds(), o.Hello.Uptime.Seconds(), (o.StartedUptime - o.Hello.Uptime).Seconds())
 }
