@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ktstr-go/ktstr/kernel"
+	"github.com/ktstr-go/ktstr/internal/runner"
 	"github.com/ktstr-go/ktstr/vm"
 )
 
@@ -23,22 +23,11 @@ type hostEnv struct {
 }
 
 var hostEnvOnce = sync.OnceValues(func() (*hostEnv, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, fmt.Errorf("find the test binary: %w", err)
-	}
-	if _, err := vm.QEMUBinary(); err != nil {
-		return nil, err
-	}
-	img, err := kernel.Resolve()
+	host, err := runner.HostEnvironment()
 	if err != nil {
 		return nil, err
 	}
-	accel, err := vm.ChooseAccel()
-	if err != nil {
-		return nil, err
-	}
-	env := &hostEnv{self: self, kernel: img.BzImage, accel: accel}
+	env := &hostEnv{self: host.Self, kernel: host.Kernel, accel: host.Accel}
 	if v := os.Getenv("KTSTR_TIMEOUT"); v != "" {
 		if env.timeout, err = time.ParseDuration(v); err != nil || env.timeout <= 0 {
 			return nil, fmt.Errorf("KTSTR_TIMEOUT=%q: want a positive duration such as 90s", v)

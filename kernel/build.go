@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/cachedir"
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 	"github.com/schollz/progressbar/v3"
 )
 
@@ -53,7 +54,7 @@ func numCPU() int { return runtime.NumCPU() }
 // compiler) it returns that one at once, unless opts.Force is set. Cancelling
 // ctx stops make and all its children.
 func Build(ctx context.Context, opts BuildOptions) (Image, error) {
-	rep := reporter{opts.Progress}
+	rep := newReporter(opts.Progress)
 	root, err := cachedir.Root()
 	if err == nil {
 		root, err = filepath.Abs(root)
@@ -81,7 +82,10 @@ func Build(ctx context.Context, opts BuildOptions) (Image, error) {
 	if err := os.MkdirAll(buildRoot, 0o755); err != nil {
 		return Image{}, fmt.Errorf("kernel build: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(buildRoot, src.id+".lock"), rep)
+	lockPath := filepath.Join(buildRoot, src.id+".lock")
+	unlock, err := hostbuild.Lock(ctx, lockPath, func() {
+		rep.Phase("waiting for another ktstr build holding %s", lockPath)
+	})
 	if err != nil {
 		return Image{}, fmt.Errorf("kernel build: %w", err)
 	}
@@ -105,13 +109,13 @@ func Build(ctx context.Context, opts BuildOptions) (Image, error) {
 }
 
 // cached returns the complete cache entry for key, unless force.
-func cached(kernels, key string, force bool, rep reporter) (Image, bool) {
+func cached(kernels, key string, force bool, rep hostbuild.Reporter) (Image, bool) {
 	if force {
 		return Image{}, false
 	}
 	img, ok := completeEntry(filepath.Join(kernels, key))
 	if ok {
-		rep.phase("using cached kernel %s (%s)", key, img.Dir)
+		rep.Phase("using cached kernel %s (%s)", key, img.Dir)
 	}
 	return img, ok
 }
@@ -125,7 +129,7 @@ type builder struct {
 	compiler string
 	dir      string // build directory, make's O=
 	jobs     int
-	rep      reporter
+	rep      hostbuild.Reporter
 	progress io.Writer
 	log      *os.File
 }
@@ -154,7 +158,7 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 		return Image{}, err
 	}
 	if b.src.tarball != "" {
-		if err := writeFileAtomic(filepath.Join(b.dir, sourceStamp), []byte(b.src.identity)); err != nil {
+		if err := hostbuild.WriteFileAtomic(filepath.Join(b.dir, sourceStamp), []byte(b.src.identity), 0o644); err != nil {
 			return Image{}, err
 		}
 	}
@@ -162,7 +166,7 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	b.rep.phase("checking config")
+	b.rep.Phase("checking config")
 	if err := b.checkConfig("after the build"); err != nil {
 		return Image{}, err
 	}
@@ -175,7 +179,7 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 		_ = writeStats(b.dir, buildStats{Lines: made.lines, Seconds: made.took.Seconds(), Jobs: min(b.jobs, numCPU())})
 	}
 	fragSum := sha256.Sum256(fragment)
-	b.rep.phase("caching in %s", filepath.Join(b.kernels, b.key))
+	b.rep.Phase("caching in %s", filepath.Join(b.kernels, b.key))
 	img, err := store(b.kernels, b.dir, meta{
 		Key: b.key, Release: release, Source: b.src.desc, FragmentSHA256: hex.EncodeToString(fragSum[:]),
 		Compiler: b.compiler, Recipe: recipeVersion, Built: time.Now().UTC(), BuildSeconds: elapsed.Seconds(),
@@ -184,7 +188,7 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("cache: %w", err)
 	}
-	b.rep.phase("built %s (%s) in %s, %d compile and link steps", img.Key, release, elapsed.Round(time.Second), made.lines)
+	b.rep.Phase("built %s (%s) in %s, %d compile and link steps", img.Key, release, elapsed.Round(time.Second), made.lines)
 	return img, nil
 }
 
@@ -196,7 +200,7 @@ func (b *builder) prepareDir() error {
 	if b.src.tarball != "" {
 		prev, err := os.ReadFile(filepath.Join(b.dir, sourceStamp))
 		if err == nil && string(prev) != b.src.identity {
-			b.rep.phase("source changed: emptying %s", b.dir)
+			b.rep.Phase("source changed: emptying %s", b.dir)
 			if err := os.RemoveAll(b.dir); err != nil {
 				return err
 			}
@@ -209,12 +213,12 @@ func (b *builder) prepareDir() error {
 func (b *builder) make(ctx context.Context, out io.Writer, args ...string) error {
 	args = append([]string{"O=" + b.dir}, args...)
 	fmt.Fprintf(b.log, "\n$ cd %s && make %s\n", b.src.tree, strings.Join(args, " "))
-	return run(ctx, command(ctx, b.src.tree, "make", args...), out)
+	return hostbuild.Run(ctx, hostbuild.Command(ctx, b.src.tree, "make", args...), out)
 }
 
 // configure writes the final .config and checks it.
 func (b *builder) configure(ctx context.Context) error {
-	b.rep.phase("configuring %s in %s", b.src.tree, b.dir)
+	b.rep.Phase("configuring %s in %s", b.src.tree, b.dir)
 	frag := filepath.Join(b.dir, "ktstr.config")
 	if err := os.WriteFile(frag, fragment, 0o644); err != nil {
 		return b.stepError("configure", err)
@@ -226,14 +230,14 @@ func (b *builder) configure(ctx context.Context) error {
 	}
 	merge := []string{"-m", "-O", b.dir, filepath.Join(b.dir, ".config"), frag}
 	fmt.Fprintf(b.log, "\n$ cd %s && scripts/kconfig/merge_config.sh %s\n", b.src.tree, strings.Join(merge, " "))
-	cmd := command(ctx, b.src.tree, "scripts/kconfig/merge_config.sh", merge...)
-	if err := run(ctx, cmd, b.log); err != nil {
+	cmd := hostbuild.Command(ctx, b.src.tree, "scripts/kconfig/merge_config.sh", merge...)
+	if err := hostbuild.Run(ctx, cmd, b.log); err != nil {
 		return b.stepError("configure", err)
 	}
 	if err := b.make(ctx, b.log, "olddefconfig"); err != nil {
 		return b.stepError("configure", err)
 	}
-	b.rep.phase("checking config")
+	b.rep.Phase("checking config")
 	if err := b.checkConfig("after olddefconfig"); err != nil {
 		return fmt.Errorf("configure: %w", err)
 	}
@@ -271,9 +275,9 @@ func (b *builder) makeBzImage(ctx context.Context) (made, error) {
 	full := !exists(filepath.Join(b.dir, "vmlinux"))
 	total, eta := estimate(b.dir, b.jobs)
 	if full {
-		b.rep.phase("building bzImage (%s; log: %s)", eta, b.logPath())
+		b.rep.Phase("building bzImage (%s; log: %s)", eta, b.logPath())
 	} else {
-		b.rep.phase("building bzImage incrementally in %s (log: %s)", b.dir, b.logPath())
+		b.rep.Phase("building bzImage incrementally in %s (log: %s)", b.dir, b.logPath())
 		total = -1
 	}
 	counter := &lineCounter{}
@@ -308,7 +312,7 @@ func (b *builder) release(ctx context.Context) (string, error) {
 			return r, nil
 		}
 	}
-	out, err := output(ctx, b.src.tree, "make", "-s", "O="+b.dir, "kernelrelease")
+	out, err := hostbuild.Output(ctx, b.src.tree, "make", "-s", "O="+b.dir, "kernelrelease")
 	return strings.TrimSpace(out), err
 }
 
@@ -321,5 +325,5 @@ func (b *builder) stepError(step string, err error) error {
 	if b.log != nil {
 		_ = b.log.Sync()
 	}
-	return fmt.Errorf("%s: %w\n--- last %d lines of %s ---\n%s", step, err, logTailLines, b.logPath(), logTail(b.logPath(), logTailLines))
+	return fmt.Errorf("%s: %w\n--- last %d lines of %s ---\n%s", step, err, logTailLines, b.logPath(), hostbuild.LogTail(b.logPath(), logTailLines))
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/cachedir"
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 )
 
 // Image is a kernel ready to boot. Only BzImage is always set: a kernel given
@@ -46,6 +46,12 @@ const (
 	entryConfig  = "config"
 	entryMeta    = "meta.json"
 )
+
+// Interrupted stores leave temporary directories (.tmp-<key>-*, .old-<key>-*)
+// in the kernels directory; a store removes those older than staleAfter.
+var staleIn = []string{".tmp-", ".old-"}
+
+const staleAfter = 24 * time.Hour
 
 // meta is a cache entry's meta.json.
 type meta struct {
@@ -178,7 +184,7 @@ func store(kernels, buildDir string, m meta) (Image, error) {
 	if err := os.MkdirAll(kernels, 0o755); err != nil {
 		return Image{}, err
 	}
-	removeStale(kernels)
+	hostbuild.RemoveStale(kernels, staleIn, staleAfter)
 	tmp, err := os.MkdirTemp(kernels, ".tmp-"+m.Key+"-")
 	if err != nil {
 		return Image{}, err
@@ -192,7 +198,7 @@ func store(kernels, buildDir string, m meta) (Image, error) {
 		entryVmlinux: filepath.Join(buildDir, "vmlinux"),
 		entryConfig:  filepath.Join(buildDir, ".config"),
 	} {
-		if err := copyFile(filepath.Join(tmp, dst), src); err != nil {
+		if err := hostbuild.CopyFile(filepath.Join(tmp, dst), src, 0o644); err != nil {
 			return Image{}, err
 		}
 	}
@@ -211,43 +217,6 @@ func store(kernels, buildDir string, m meta) (Image, error) {
 		return Image{}, err
 	}
 	return loadEntry(final)
-}
-
-// removeStale deletes temporary directories that interrupted stores left in
-// kernels more than a day ago.
-func removeStale(kernels string) {
-	ents, _ := os.ReadDir(kernels)
-	for _, e := range ents {
-		n := e.Name()
-		if !strings.HasPrefix(n, ".tmp-") && !strings.HasPrefix(n, ".old-") {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
-			os.RemoveAll(filepath.Join(kernels, n))
-		}
-	}
-}
-
-// copyFile copies src to a new file dst and syncs it.
-func copyFile(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // exists reports whether path exists.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 )
 
 // recipeVersion names the build recipe (the steps in build.go and the cache
@@ -31,7 +33,7 @@ func computeKey(recipe string, frag []byte, sourceIdentity, compiler string) str
 
 // compilerVersion returns the first line of `gcc --version`.
 func compilerVersion(ctx context.Context) (string, error) {
-	out, err := output(ctx, "", "gcc", "--version")
+	out, err := hostbuild.Output(ctx, "", "gcc", "--version")
 	if err != nil {
 		return "", fmt.Errorf("gcc: %w (install the build tools: %s)", err, buildDeps)
 	}

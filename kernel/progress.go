@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/sys/unix"
 )
@@ -48,7 +49,7 @@ func writeStats(buildDir string, s buildStats) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(buildDir, statsFile), b)
+	return hostbuild.WriteFileAtomic(filepath.Join(buildDir, statsFile), b, 0o644)
 }
 
 // estimate returns the expected line count of a full build and a human
@@ -68,13 +69,10 @@ func estimate(buildDir string, jobs int) (int, string) {
 	return lines, fmt.Sprintf("about %d min on %d %s", mins, ncpu, cores)
 }
 
-// reporter prints phase lines to w, when w is not nil.
-type reporter struct{ w io.Writer }
-
-func (r reporter) phase(format string, args ...any) {
-	if r.w != nil {
-		fmt.Fprintf(r.w, "ktstr: kernel: "+format+"\n", args...)
-	}
+// newReporter returns the reporter of a kernel build: its phase lines go to
+// w (when not nil) as "ktstr: kernel: <phase>".
+func newReporter(w io.Writer) hostbuild.Reporter {
+	return hostbuild.Reporter{W: w, Prefix: "ktstr: kernel: "}
 }
 
 // kbuildPrefixes are the kbuild output lines that count as progress.

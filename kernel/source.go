@@ -12,8 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
+
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 )
 
 // debianPackage is the Debian package whose tarball is the default source.
@@ -33,7 +34,7 @@ type source struct {
 
 // resolveSource finds the source Build uses: path, or Debian's tarball when
 // path is empty (installing it when possible).
-func resolveSource(ctx context.Context, path, root string, rep reporter) (*source, error) {
+func resolveSource(ctx context.Context, path, root string, rep hostbuild.Reporter) (*source, error) {
 	if path == "" {
 		return tarballSource(ctx, root, rep)
 	}
@@ -42,7 +43,7 @@ func resolveSource(ctx context.Context, path, root string, rep reporter) (*sourc
 
 // tarballSource describes Debian's linux-source tarball, installing the
 // package first when it is missing and we are root on Debian.
-func tarballSource(ctx context.Context, root string, rep reporter) (*source, error) {
+func tarballSource(ctx context.Context, root string, rep hostbuild.Reporter) (*source, error) {
 	if _, err := os.Stat(debianTarball); errors.Is(err, fs.ErrNotExist) {
 		if err := installDebianSource(ctx, rep); err != nil {
 			return nil, err
@@ -57,7 +58,7 @@ func tarballSource(ctx context.Context, root string, rep reporter) (*source, err
 		return nil, err
 	}
 	desc := "Debian " + debianPackage
-	if v, err := output(ctx, "", "dpkg-query", "-W", "--showformat=${Version}", debianPackage); err == nil && v != "" {
+	if v, err := hostbuild.Output(ctx, "", "dpkg-query", "-W", "--showformat=${Version}", debianPackage); err == nil && v != "" {
 		desc += " " + v
 	}
 	return &source{
@@ -70,17 +71,17 @@ func tarballSource(ctx context.Context, root string, rep reporter) (*source, err
 
 // installDebianSource runs apt-get install for debianPackage when that can
 // work (root on Debian) and otherwise says what to do.
-func installDebianSource(ctx context.Context, rep reporter) error {
+func installDebianSource(ctx context.Context, rep hostbuild.Reporter) error {
 	_, debErr := os.Stat("/etc/debian_version")
 	if debErr != nil || os.Geteuid() != 0 {
 		return errMissingSource()
 	}
-	rep.phase("installing %s (apt-get install -y %s)", debianPackage, debianPackage)
-	cmd := command(ctx, "", "apt-get", "install", "-y", debianPackage)
+	rep.Phase("installing %s (apt-get install -y %s)", debianPackage, debianPackage)
+	cmd := hostbuild.Command(ctx, "", "apt-get", "install", "-y", debianPackage)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	var out strings.Builder
-	if err := run(ctx, cmd, &out); err != nil {
-		return fmt.Errorf("install %s: %w\n%s", debianPackage, err, lastLines(out.String(), 20))
+	if err := hostbuild.Run(ctx, cmd, &out); err != nil {
+		return fmt.Errorf("install %s: %w\n%s", debianPackage, err, hostbuild.LastLines(out.String(), 20))
 	}
 	if _, err := os.Stat(debianTarball); err != nil {
 		return fmt.Errorf("installed %s but %w", debianPackage, err)
@@ -115,7 +116,7 @@ func tarballDigest(path string, st fs.FileInfo, dir string) (string, error) {
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	if err := os.MkdirAll(dir, 0o755); err == nil {
-		_ = writeFileAtomic(memo, []byte(stamp+sum+"\n"))
+		_ = hostbuild.WriteFileAtomic(memo, []byte(stamp+sum+"\n"), 0o644)
 	}
 	return sum, nil
 }
@@ -134,7 +135,7 @@ func treeSource(ctx context.Context, path string) (*source, error) {
 			return nil, fmt.Errorf("%s is not a kernel source tree: %w", abs, err)
 		}
 	}
-	version, err := makefileVersion(filepath.Join(abs, "Makefile"))
+	version, err := TreeVersion(abs)
 	if err != nil {
 		return nil, err
 	}
@@ -161,9 +162,11 @@ func treeSource(ctx context.Context, path string) (*source, error) {
 	return s, nil
 }
 
-// makefileVersion returns VERSION.PATCHLEVEL.SUBLEVEL plus EXTRAVERSION from
-// a kernel's top Makefile.
-func makefileVersion(path string) (string, error) {
+// TreeVersion returns the Linux version of the kernel source tree at tree:
+// VERSION.PATCHLEVEL.SUBLEVEL plus EXTRAVERSION from its top Makefile
+// ("6.12.57", "6.14.0-rc1").
+func TreeVersion(tree string) (string, error) {
+	path := filepath.Join(tree, "Makefile")
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -192,15 +195,15 @@ func gitState(ctx context.Context, dir string) (head, status string, ok bool) {
 	if _, err := exec.LookPath("git"); err != nil {
 		return "", "", false
 	}
-	h, err := output(ctx, dir, "git", "rev-parse", "HEAD")
+	h, err := hostbuild.Output(ctx, dir, "git", "rev-parse", "HEAD")
 	if err != nil {
 		return "", "", false
 	}
-	top, err := output(ctx, dir, "git", "rev-parse", "--show-toplevel")
+	top, err := hostbuild.Output(ctx, dir, "git", "rev-parse", "--show-toplevel")
 	if err != nil {
 		return "", "", false
 	}
-	st, err := output(ctx, dir, "git", "status", "--porcelain", "--", ".")
+	st, err := hostbuild.Output(ctx, dir, "git", "status", "--porcelain", "--", ".")
 	if err != nil {
 		return "", "", false
 	}
@@ -288,7 +291,7 @@ func walkDigest(dir string) (string, error) {
 // the extraction is redone in place (tar restores the archive's mtimes, so an
 // existing build stays incremental), and when it names another tarball the
 // old tree is removed first.
-func extract(ctx context.Context, src *source, srcRoot string, log io.Writer, rep reporter) error {
+func extract(ctx context.Context, src *source, srcRoot string, log io.Writer, rep hostbuild.Reporter) error {
 	top, err := tarTopDir(ctx, src.tarball)
 	if err != nil {
 		return err
@@ -306,7 +309,7 @@ func extract(ctx context.Context, src *source, srcRoot string, log io.Writer, re
 		return err
 	}
 	if len(prev) > 0 {
-		rep.phase("removing %s, extracted from another tarball", tree)
+		rep.Phase("removing %s, extracted from another tarball", tree)
 		if err := os.RemoveAll(tree); err != nil {
 			return err
 		}
@@ -314,12 +317,12 @@ func extract(ctx context.Context, src *source, srcRoot string, log io.Writer, re
 	if err := os.MkdirAll(srcRoot, 0o755); err != nil {
 		return err
 	}
-	rep.phase("extracting %s to %s (about a minute)", src.tarball, tree)
+	rep.Phase("extracting %s to %s (about a minute)", src.tarball, tree)
 	fmt.Fprintf(log, "\n$ tar -xJf %s -C %s %s\n", src.tarball, srcRoot, top)
-	if err := run(ctx, command(ctx, srcRoot, "tar", "-xJf", src.tarball, top), log); err != nil {
+	if err := hostbuild.Run(ctx, hostbuild.Command(ctx, srcRoot, "tar", "-xJf", src.tarball, top), log); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(marker, []byte(src.identity)); err != nil {
+	if err := hostbuild.WriteFileAtomic(marker, []byte(src.identity), 0o644); err != nil {
 		return err
 	}
 	src.tree = tree
@@ -328,7 +331,7 @@ func extract(ctx context.Context, src *source, srcRoot string, log io.Writer, re
 
 // tarTopDir returns the top directory inside a tarball from its first entry.
 func tarTopDir(ctx context.Context, tarball string) (string, error) {
-	cmd := command(ctx, "", "tar", "-tJf", tarball)
+	cmd := hostbuild.Command(ctx, "", "tar", "-tJf", tarball)
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {
 		return "", err
@@ -337,7 +340,7 @@ func tarTopDir(ctx context.Context, tarball string) (string, error) {
 		return "", fmt.Errorf("tar: %w", err)
 	}
 	line, readErr := bufio.NewReader(pipe).ReadString('\n')
-	killGroup(cmd)
+	hostbuild.KillGroup(cmd)
 	_ = cmd.Wait()
 	first := strings.TrimPrefix(strings.TrimSpace(line), "./")
 	top, _, _ := strings.Cut(first, "/")
@@ -345,26 +348,4 @@ func tarTopDir(ctx context.Context, tarball string) (string, error) {
 		return "", fmt.Errorf("list %s: no top directory in first entry %q (%v)", tarball, line, readErr)
 	}
 	return top, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }

@@ -8,9 +8,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 )
 
-func TestMakefileVersion(t *testing.T) {
+func TestTreeVersion(t *testing.T) {
 	tests := []struct{ name, makefile, want, wantErr string }{
 		{name: "release", makefile: "# SPDX\nVERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 57\nEXTRAVERSION =\nNAME = Baby Opossum Posse\n", want: "6.12.57"},
 		{name: "rc", makefile: "VERSION = 6\nPATCHLEVEL = 14\nSUBLEVEL = 0\nEXTRAVERSION = -rc1\n", want: "6.14.0-rc1"},
@@ -18,9 +20,9 @@ func TestMakefileVersion(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p := filepath.Join(t.TempDir(), "Makefile")
-			writeFile(t, p, []byte(tt.makefile))
-			got, err := makefileVersion(p)
+			dir := t.TempDir()
+			writeFile(t, filepath.Join(dir, "Makefile"), []byte(tt.makefile))
+			got, err := TreeVersion(dir)
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("error = %v, want %q", err, tt.wantErr)
@@ -28,7 +30,7 @@ func TestMakefileVersion(t *testing.T) {
 				return
 			}
 			if err != nil || got != tt.want {
-				t.Errorf("makefileVersion = %q, %v; want %q", got, err, tt.want)
+				t.Errorf("TreeVersion = %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}
@@ -133,7 +135,7 @@ func TestExtract(t *testing.T) {
 	srcRoot := filepath.Join(t.TempDir(), "src")
 	src := &source{tarball: tarball, identity: "v1"}
 	var log strings.Builder
-	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil {
+	if err := extract(ctx, src, srcRoot, &log, hostbuild.Reporter{}); err != nil {
 		t.Fatal(err)
 	}
 	tree := filepath.Join(srcRoot, "linux-source-9.9")
@@ -142,14 +144,14 @@ func TestExtract(t *testing.T) {
 	}
 	// Done once: the marker stops a second extraction.
 	log.Reset()
-	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil || strings.Contains(log.String(), "tar -x") {
+	if err := extract(ctx, src, srcRoot, &log, hostbuild.Reporter{}); err != nil || strings.Contains(log.String(), "tar -x") {
 		t.Errorf("second extract ran tar (err %v):\n%s", err, log.String())
 	}
 	// A partial extraction (no marker) is redone in place, keeping the
 	// archive's mtimes.
 	os.Remove(tree + ".ktstr-extracted")
 	writeFile(t, filepath.Join(tree, "leftover"), nil)
-	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil || !strings.Contains(log.String(), "tar -x") {
+	if err := extract(ctx, src, srcRoot, &log, hostbuild.Reporter{}); err != nil || !strings.Contains(log.String(), "tar -x") {
 		t.Errorf("extract without marker did not run tar (err %v)", err)
 	}
 	if !exists(filepath.Join(tree, "leftover")) {
@@ -157,7 +159,7 @@ func TestExtract(t *testing.T) {
 	}
 	// Another tarball replaces the tree.
 	src.identity = "v2"
-	if err := extract(ctx, src, srcRoot, &log, reporter{}); err != nil {
+	if err := extract(ctx, src, srcRoot, &log, hostbuild.Reporter{}); err != nil {
 		t.Fatal(err)
 	}
 	if exists(filepath.Join(tree, "leftover")) {

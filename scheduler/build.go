@@ -1,7 +1,6 @@
 package scheduler
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,10 +13,10 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/cachedir"
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 	"github.com/ktstr-go/ktstr/kernel"
 )
 
@@ -55,10 +54,6 @@ const schedBuildLog = "ktstr-sched-build.log"
 // logTailLines is how much of make's output a failure's error carries.
 const logTailLines = 40
 
-// killGrace is how long a cancelled command's process group has between
-// SIGTERM and SIGKILL.
-const killGrace = 10 * time.Second
-
 // Build builds the kernel tree's own sched_ext schedulers (scx_simple,
 // scx_qmap, scx_central and scx_flatcg from tools/sched_ext) against a
 // kernel (opts.Kernel, else [kernel.Resolve]) with that kernel's source tree
@@ -87,7 +82,7 @@ type toolchain struct {
 	// sourceDir returns the kernel's source tree.
 	sourceDir func(kernel.Image) (string, error)
 	// ensureDeps checks (and installs) the build dependencies.
-	ensureDeps func(ctx context.Context, rep reporter) error
+	ensureDeps func(ctx context.Context, rep hostbuild.Reporter) error
 	// make runs make with args and env, output to log.
 	make func(ctx context.Context, args, env []string, log io.Writer) error
 	// module reports whether the current directory is inside ModulePath,
@@ -101,24 +96,21 @@ func defaultToolchain() *toolchain {
 	return &toolchain{
 		resolveKernel: kernel.Resolve,
 		sourceDir:     kernel.Image.SourceDir,
-		ensureDeps:    func(ctx context.Context, rep reporter) error { return ensureDeps(ctx, hostProbe(), rep) },
+		ensureDeps:    func(ctx context.Context, rep hostbuild.Reporter) error { return ensureDeps(ctx, hostProbe(), rep) },
 		make:          runMake,
 		module:        inModule,
 		goBuild:       goBuildFixture,
 	}
 }
 
-// reporter prints phase lines to w, when w is not nil.
-type reporter struct{ w io.Writer }
-
-func (r reporter) phase(format string, args ...any) {
-	if r.w != nil {
-		fmt.Fprintf(r.w, "ktstr: sched: "+format+"\n", args...)
-	}
+// newReporter returns the reporter of a scheduler build: its phase lines
+// go to w (when not nil) as "ktstr: sched: <phase>".
+func newReporter(w io.Writer) hostbuild.Reporter {
+	return hostbuild.Reporter{W: w, Prefix: "ktstr: sched: "}
 }
 
 func (tc *toolchain) build(ctx context.Context, opts BuildOptions) ([]Built, error) {
-	rep := reporter{opts.Progress}
+	rep := newReporter(opts.Progress)
 	var img kernel.Image
 	if opts.Kernel != nil {
 		img = *opts.Kernel
@@ -144,7 +136,10 @@ func (tc *toolchain) build(ctx context.Context, opts BuildOptions) ([]Built, err
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return nil, fmt.Errorf("sched build: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cache, key+".lock"), rep)
+	lockPath := filepath.Join(cache, key+".lock")
+	unlock, err := hostbuild.Lock(ctx, lockPath, func() {
+		rep.Phase("waiting for another ktstr build holding %s", lockPath)
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sched build: %w", err)
 	}
@@ -152,7 +147,7 @@ func (tc *toolchain) build(ctx context.Context, opts BuildOptions) ([]Built, err
 
 	entry, _, ok := completeEntry(dir)
 	if ok && !opts.Force {
-		rep.phase("using cached schedulers %s", dir)
+		rep.Phase("using cached schedulers %s", dir)
 	} else {
 		entry, err = tc.buildEntry(ctx, img, root, cache, key, opts, rep)
 		if err != nil {
@@ -161,7 +156,7 @@ func (tc *toolchain) build(ctx context.Context, opts BuildOptions) ([]Built, err
 	}
 	built := kernelBuilt(entry)
 	if opts.SkipFixture {
-		rep.phase("skipping %s (asked to)", fixtureName)
+		rep.Phase("skipping %s (asked to)", fixtureName)
 		return built, nil
 	}
 	fx, err := tc.fixture(ctx, dir, rep)
@@ -189,7 +184,7 @@ func kernelBuilt(e Entry) []Built {
 
 // buildEntry runs make in the kernel's tools/sched_ext and stores the result
 // as cache/key.
-func (tc *toolchain) buildEntry(ctx context.Context, img kernel.Image, root, cache, key string, opts BuildOptions, rep reporter) (Entry, error) {
+func (tc *toolchain) buildEntry(ctx context.Context, img kernel.Image, root, cache, key string, opts BuildOptions, rep hostbuild.Reporter) (Entry, error) {
 	start := time.Now()
 	src, err := tc.sourceDir(img)
 	if err != nil {
@@ -202,7 +197,7 @@ func (tc *toolchain) buildEntry(ctx context.Context, img kernel.Image, root, cac
 	if err := checkVersion(src, img.Release); err != nil {
 		return Entry{}, err
 	}
-	rep.phase("kernel %s (%s), source %s, BTF from %s", key, orUnknown(img.Release), src, img.Vmlinux)
+	rep.Phase("kernel %s (%s), source %s, BTF from %s", key, orUnknown(img.Release), src, img.Vmlinux)
 	if err := tc.ensureDeps(ctx, rep); err != nil {
 		return Entry{}, err
 	}
@@ -240,14 +235,14 @@ func (tc *toolchain) buildEntry(ctx context.Context, img kernel.Image, root, cac
 	}
 	env := makeEnv(os.Environ(), dirExists(llvmBin))
 	fmt.Fprintf(log, "ktstr sched build %s at %s\n$ make %s\n", key, start.Format(time.RFC3339), strings.Join(args, " "))
-	rep.phase("building %s in %s (log: %s)", strings.Join(kernelSchedulers, " "), out, logPath)
+	rep.Phase("building %s in %s (log: %s)", strings.Join(kernelSchedulers, " "), out, logPath)
 	makeStart := time.Now()
 	if err := tc.make(ctx, args, env, log); err != nil {
 		if ctx.Err() != nil {
 			return Entry{}, fmt.Errorf("make: %w", err)
 		}
 		_ = log.Sync()
-		return Entry{}, fmt.Errorf("make: %w\n--- last %d lines of %s ---\n%s", err, logTailLines, logPath, logTail(logPath, logTailLines))
+		return Entry{}, fmt.Errorf("make: %w\n--- last %d lines of %s ---\n%s", err, logTailLines, logPath, hostbuild.LogTail(logPath, logTailLines))
 	}
 	makeTook := time.Since(makeStart)
 	bins := map[string]string{}
@@ -259,7 +254,7 @@ func (tc *toolchain) buildEntry(ctx context.Context, img kernel.Image, root, cac
 		bins[name] = p
 	}
 	dir := filepath.Join(cache, key)
-	rep.phase("caching in %s", dir)
+	rep.Phase("caching in %s", dir)
 	e, err := storeEntry(cache, key, bins, entryMeta{
 		KernelKey: img.Key, KernelRelease: img.Release, KernelSource: img.Source, Vmlinux: img.Vmlinux,
 		Source: src, Built: time.Now().UTC(), BuildSeconds: time.Since(start).Seconds(),
@@ -267,26 +262,26 @@ func (tc *toolchain) buildEntry(ctx context.Context, img kernel.Image, root, cac
 	if err != nil {
 		return Entry{}, fmt.Errorf("cache: %w", err)
 	}
-	rep.phase("built %d schedulers in %s (make %s)", len(bins), time.Since(start).Round(100*time.Millisecond), makeTook.Round(100*time.Millisecond))
+	rep.Phase("built %d schedulers in %s (make %s)", len(bins), time.Since(start).Round(100*time.Millisecond), makeTook.Round(100*time.Millisecond))
 	return e, nil
 }
 
 // fixture builds scx_fixture into the entry dir when the current directory
 // is inside the ktstr module; nil and no error when it is not.
-func (tc *toolchain) fixture(ctx context.Context, dir string, rep reporter) (*Built, error) {
+func (tc *toolchain) fixture(ctx context.Context, dir string, rep hostbuild.Reporter) (*Built, error) {
 	ok, why := tc.module(ctx)
 	if !ok {
-		rep.phase("skipping %s: %s", fixtureName, why)
+		rep.Phase("skipping %s: %s", fixtureName, why)
 		return nil, nil
 	}
 	start := time.Now()
-	rep.phase("building %s (CGO_ENABLED=0 go build %s)", fixtureName, fixturePackage)
+	rep.Phase("building %s (CGO_ENABLED=0 go build %s)", fixtureName, fixturePackage)
 	tmp := filepath.Join(dir, fmt.Sprintf(".%s.tmp-%d", fixtureName, os.Getpid()))
 	defer os.Remove(tmp)
 	var out bytes.Buffer
 	if err := tc.goBuild(ctx, tmp, &out); err != nil {
 		if msg := strings.TrimSpace(out.String()); msg != "" && ctx.Err() == nil {
-			return nil, fmt.Errorf("go build: %w\n%s", err, lastLines(msg, logTailLines))
+			return nil, fmt.Errorf("go build: %w\n%s", err, hostbuild.LastLines(msg, logTailLines))
 		}
 		return nil, fmt.Errorf("go build: %w", err)
 	}
@@ -301,7 +296,7 @@ func (tc *toolchain) fixture(ctx context.Context, dir string, rep reporter) (*Bu
 	if changed {
 		state = "updated"
 	}
-	rep.phase("%s %s in %s", fixtureName, state, time.Since(start).Round(100*time.Millisecond))
+	rep.Phase("%s %s in %s", fixtureName, state, time.Since(start).Round(100*time.Millisecond))
 	return &Built{Name: fixtureName, Path: filepath.Join(dir, fixtureName)}, nil
 }
 
@@ -311,7 +306,7 @@ func checkVersion(src, release string) error {
 	if release == "" {
 		return nil
 	}
-	v, err := makefileVersion(filepath.Join(src, "Makefile"))
+	v, err := kernel.TreeVersion(src)
 	if err != nil {
 		return err
 	}
@@ -319,27 +314,6 @@ func checkVersion(src, release string) error {
 		return fmt.Errorf("kernel source %s is Linux %s but the kernel is %s: rebuild the kernel (`ktstr kernel build`) so that tree and kernel match", src, v, release)
 	}
 	return nil
-}
-
-// makefileVersion returns VERSION.PATCHLEVEL.SUBLEVEL plus EXTRAVERSION
-// from a kernel's top Makefile.
-func makefileVersion(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	vals := map[string]string{}
-	sc := bufio.NewScanner(f)
-	for i := 0; i < 50 && sc.Scan(); i++ {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			vals[strings.TrimSpace(k)] = strings.TrimSpace(v)
-		}
-	}
-	if vals["VERSION"] == "" || vals["PATCHLEVEL"] == "" {
-		return "", fmt.Errorf("%s: no VERSION/PATCHLEVEL: not a kernel Makefile", path)
-	}
-	return fmt.Sprintf("%s.%s.%s%s", vals["VERSION"], vals["PATCHLEVEL"], vals["SUBLEVEL"], vals["EXTRAVERSION"]), nil
 }
 
 // makeEnv returns environ without the variables that would redirect the
@@ -374,7 +348,7 @@ func makeEnv(environ []string, withLLVM bool) []string {
 
 // runMake runs make with args and env in its own process group.
 func runMake(ctx context.Context, args, env []string, log io.Writer) error {
-	cmd := command(ctx, "", "make", args...)
+	cmd := hostbuild.Command(ctx, "", "make", args...)
 	cmd.Env = env
 	return run(ctx, cmd, log)
 }
@@ -386,7 +360,7 @@ func inModule(ctx context.Context) (bool, string) {
 		return false, "go is not on PATH"
 	}
 	var stdout, stderr bytes.Buffer
-	cmd := command(ctx, "", "go", "list", "-m")
+	cmd := hostbuild.Command(ctx, "", "go", "list", "-m")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
 		msg, _, _ := strings.Cut(strings.TrimSpace(stderr.String()), "\n")
@@ -406,93 +380,25 @@ func inModule(ctx context.Context) (bool, string) {
 
 // goBuildFixture builds scx_fixture to out with CGO_ENABLED=0.
 func goBuildFixture(ctx context.Context, out string, log io.Writer) error {
-	cmd := command(ctx, "", "go", "build", "-o", out, fixturePackage)
+	cmd := hostbuild.Command(ctx, "", "go", "build", "-o", out, fixturePackage)
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	return run(ctx, cmd, log)
 }
 
-// command returns a command that runs in dir in its own process group. When
-// ctx is cancelled the whole group gets SIGTERM, and SIGKILL after killGrace.
-func command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
-	cmd.WaitDelay = killGrace
-	return cmd
-}
-
-// run runs cmd with stdout and stderr going to out. After a cancellation it
-// kills what is left of the process group and wraps ctx.Err(). The caller
-// names the command in its error.
+// run runs cmd like [hostbuild.Run] but leaves naming the command to the
+// caller, whose errors say "make: ...", "go build: ..." or "apt-get
+// update: ...": it returns the command's own error, or "interrupted: "
+// wrapping ctx.Err() after a cancellation.
 func run(ctx context.Context, cmd *exec.Cmd, out io.Writer) error {
-	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
-	if ctx.Err() != nil {
-		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		}
-		return fmt.Errorf("interrupted: %w", ctx.Err())
+	err := hostbuild.Run(ctx, cmd, out)
+	var ce *hostbuild.Error
+	if !errors.As(err, &ce) {
+		return err
 	}
-	return err
-}
-
-// lockFile takes an exclusive flock on path, waiting (and saying so) while
-// another process holds it, until ctx ends. The returned func releases it.
-func lockFile(ctx context.Context, path string, rep reporter) (func(), error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, err
+	if ce.Interrupted {
+		return fmt.Errorf("interrupted: %w", ce.Err)
 	}
-	for waited := false; ; {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() { f.Close() }, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if !waited {
-			rep.phase("waiting for another ktstr build holding %s", path)
-			waited = true
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
-}
-
-// logTail returns about the last n lines of the file at path.
-func logTail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Sprintf("(cannot read log: %v)", err)
-	}
-	defer f.Close()
-	const window = 64 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > window {
-		if _, err := f.Seek(st.Size()-window, io.SeekStart); err != nil {
-			return fmt.Sprintf("(cannot read log: %v)", err)
-		}
-	}
-	data, err := io.ReadAll(f)
-	if err != nil {
-		return fmt.Sprintf("(cannot read log: %v)", err)
-	}
-	return lastLines(string(data), n)
-}
-
-// lastLines returns the last n lines of s.
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
+	return ce.Err
 }
 
 func dirExists(p string) bool {

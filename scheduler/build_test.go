@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 	"github.com/ktstr-go/ktstr/kernel"
 )
 
@@ -52,7 +53,7 @@ func (f *fakeToolchain) toolchain() *toolchain {
 	return &toolchain{
 		resolveKernel: func() (kernel.Image, error) { return kernel.Image{}, errors.New("no kernel in this test") },
 		sourceDir:     func(kernel.Image) (string, error) { return f.src, nil },
-		ensureDeps:    func(context.Context, reporter) error { return nil },
+		ensureDeps:    func(context.Context, hostbuild.Reporter) error { return nil },
 		make: func(ctx context.Context, args, env []string, log io.Writer) error {
 			f.makeCalls++
 			f.args, f.env = args, env
@@ -479,7 +480,7 @@ func TestEnsureDeps(t *testing.T) {
 		return "", nil
 	}
 	var progress bytes.Buffer
-	if err := ensureDeps(ctx, p, reporter{&progress}); err != nil {
+	if err := ensureDeps(ctx, p, newReporter(&progress)); err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"install clang-19 llvm-19 libelf-dev zlib1g-dev libzstd-dev", "update", "install clang-19 llvm-19 libelf-dev zlib1g-dev libzstd-dev"}
@@ -488,20 +489,20 @@ func TestEnsureDeps(t *testing.T) {
 	}
 	// Nothing missing: no apt-get.
 	calls = nil
-	if err := ensureDeps(ctx, p, reporter{}); err != nil || calls != nil {
+	if err := ensureDeps(ctx, p, hostbuild.Reporter{}); err != nil || calls != nil {
 		t.Errorf("all present: %v, calls %q", err, calls)
 	}
 	// Not root: an error naming the packages and the command.
 	delete(installed, "/usr/include/zlib.h")
 	p.root = false
-	err := ensureDeps(ctx, p, reporter{})
+	err := ensureDeps(ctx, p, hostbuild.Reporter{})
 	if err == nil || !strings.Contains(err.Error(), "zlib1g-dev (/usr/include/zlib.h)") || !strings.Contains(err.Error(), "apt-get install zlib1g-dev") || calls != nil {
 		t.Errorf("not root: %v, calls %q", err, calls)
 	}
 	// Install that does not help.
 	p.root = true
 	p.install = func(context.Context, bool, []string) (string, error) { return "", nil }
-	if err := ensureDeps(ctx, p, reporter{}); err == nil || !strings.Contains(err.Error(), "still missing zlib1g-dev") {
+	if err := ensureDeps(ctx, p, hostbuild.Reporter{}); err == nil || !strings.Contains(err.Error(), "still missing zlib1g-dev") {
 		t.Errorf("useless install: %v", err)
 	}
 }
@@ -598,5 +599,20 @@ func TestSourceDir(t *testing.T) {
 		if got, err := img.SourceDir(); err == nil {
 			t.Errorf("%q: SourceDir() = %q, want an error", img.Source, got)
 		}
+	}
+}
+
+// TestRunUnnamed checks that run's errors leave naming the command to the
+// caller ("make: exit status 2", "make: interrupted: context canceled").
+func TestRunUnnamed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var out strings.Builder
+	if err := run(ctx, hostbuild.Command(ctx, "", "sh", "-c", "exit 2"), &out); err == nil || err.Error() != "exit status 2" {
+		t.Errorf("failing command: error = %v, want exit status 2", err)
+	}
+	cancel()
+	err := run(ctx, hostbuild.Command(ctx, "", "sh", "-c", "sleep 60"), &out)
+	if err == nil || err.Error() != "interrupted: context canceled" || !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled command: error = %v, want interrupted: context canceled", err)
 	}
 }

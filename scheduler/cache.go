@@ -6,16 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/cachedir"
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 	"github.com/ktstr-go/ktstr/kernel"
 )
 
@@ -36,6 +35,13 @@ var kernelSchedulers = []string{"scx_simple", "scx_qmap", "scx_central", "scx_fl
 
 // fixtureName is the project's own fixture scheduler.
 const fixtureName = "scx_fixture"
+
+// Interrupted builds leave temporary directories and files (.tmp-<key>-*,
+// .old-<key>-*) in the cache; storing an entry removes those older than
+// staleAfter.
+var staleIn = []string{".tmp-", ".old-"}
+
+const staleAfter = 24 * time.Hour
 
 // entryMetaName is the name of an entry's description.
 const entryMetaName = "meta.json"
@@ -210,7 +216,7 @@ func writeEntryMeta(dir string, m entryMeta) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(filepath.Join(dir, entryMetaName), append(b, '\n'), 0o644)
+	return hostbuild.WriteFileAtomic(filepath.Join(dir, entryMetaName), append(b, '\n'), 0o644)
 }
 
 // storeEntry copies the binaries (name to built file) into a temporary
@@ -220,7 +226,7 @@ func storeEntry(cache, key string, bins map[string]string, m entryMeta) (Entry, 
 	if err := os.MkdirAll(cache, 0o755); err != nil {
 		return Entry{}, err
 	}
-	removeStale(cache)
+	hostbuild.RemoveStale(cache, staleIn, staleAfter)
 	tmp, err := os.MkdirTemp(cache, ".tmp-"+key+"-")
 	if err != nil {
 		return Entry{}, err
@@ -235,7 +241,7 @@ func storeEntry(cache, key string, bins map[string]string, m entryMeta) (Entry, 
 		if !ok {
 			continue
 		}
-		if err := copyExecutable(filepath.Join(tmp, name), src); err != nil {
+		if err := hostbuild.CopyFile(filepath.Join(tmp, name), src, 0o755); err != nil {
 			return Entry{}, err
 		}
 		m.Schedulers = append(m.Schedulers, name)
@@ -290,57 +296,6 @@ func installFixture(dir, src string) (bool, error) {
 		}
 	}
 	return changed, nil
-}
-
-// removeStale deletes temporary directories and files that interrupted
-// builds left in the cache more than a day ago.
-func removeStale(cache string) {
-	ents, _ := os.ReadDir(cache)
-	for _, e := range ents {
-		n := e.Name()
-		if !strings.HasPrefix(n, ".tmp-") && !strings.HasPrefix(n, ".old-") {
-			continue
-		}
-		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > 24*time.Hour {
-			os.RemoveAll(filepath.Join(cache, n))
-		}
-	}
-}
-
-// copyExecutable copies src to a new file dst with mode 0755 and syncs it.
-func copyExecutable(dst, src string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copy %s: %w", src, err)
-	}
-	if err := out.Sync(); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames
-// it.
-func writeFileAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp := path + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
 }
 
 // sameContent reports whether files a and b both exist with equal bytes.

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 )
 
 // buildPackages are the Debian packages a scheduler build needs.
@@ -66,7 +68,7 @@ func missingPackages(p probe) (pkgs, why []string) {
 // ensureDeps checks the build dependencies and installs the missing ones
 // with apt-get when running as root on Debian (running apt-get update and
 // retrying once when the install fails).
-func ensureDeps(ctx context.Context, p probe, rep reporter) error {
+func ensureDeps(ctx context.Context, p probe, rep hostbuild.Reporter) error {
 	pkgs, why := missingPackages(p)
 	if len(pkgs) == 0 {
 		return nil
@@ -75,17 +77,17 @@ func ensureDeps(ctx context.Context, p probe, rep reporter) error {
 	if !p.debian || !p.root {
 		return fmt.Errorf("missing build dependencies %s: install them (Debian: `%s`, as root)", strings.Join(why, ", "), hint)
 	}
-	rep.phase("installing %s (apt-get install -y)", strings.Join(pkgs, " "))
+	rep.Phase("installing %s (apt-get install -y)", strings.Join(pkgs, " "))
 	out, err := p.install(ctx, false, pkgs)
 	if err != nil && ctx.Err() == nil {
-		rep.phase("apt-get install failed; running apt-get update and retrying")
+		rep.Phase("apt-get install failed; running apt-get update and retrying")
 		if uout, uerr := p.install(ctx, true, nil); uerr != nil {
-			return fmt.Errorf("apt-get update: %w\n%s", uerr, lastLines(uout, 20))
+			return fmt.Errorf("apt-get update: %w\n%s", uerr, hostbuild.LastLines(uout, 20))
 		}
 		out, err = p.install(ctx, false, pkgs)
 	}
 	if err != nil {
-		return fmt.Errorf("apt-get install %s: %w\n%s", strings.Join(pkgs, " "), err, lastLines(out, 20))
+		return fmt.Errorf("apt-get install %s: %w\n%s", strings.Join(pkgs, " "), err, hostbuild.LastLines(out, 20))
 	}
 	if still, why := missingPackages(p); len(still) > 0 {
 		return fmt.Errorf("installed %s but still missing %s", strings.Join(pkgs, " "), strings.Join(why, ", "))
@@ -99,7 +101,7 @@ func aptGet(ctx context.Context, update bool, pkgs []string) (string, error) {
 	if !update {
 		args = append([]string{"install", "-y"}, pkgs...)
 	}
-	cmd := command(ctx, "", "apt-get", args...)
+	cmd := hostbuild.Command(ctx, "", "apt-get", args...)
 	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
 	var out strings.Builder
 	err := run(ctx, cmd, &out)

@@ -11,7 +11,6 @@ import (
 
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/internal/runner"
-	"github.com/ktstr-go/ktstr/kernel"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/vm"
 )
@@ -57,24 +56,17 @@ the guest's topology differs from SHAPE.`,
 }
 
 func bootTopo(cmd *cobra.Command, topo topology.Topology, memMB int) (*topology.Observed, error) {
-	self, err := os.Executable()
+	host, err := runner.HostEnvironment()
 	if err != nil {
 		return nil, err
 	}
-	img, err := kernel.Resolve()
-	if err != nil {
-		return nil, err
-	}
-	accel, err := vm.ChooseAccel()
-	if err != nil {
-		return nil, err
-	}
+	accel := host.Accel
 	budget := vm.NewBudget(accel.Accel, topo.CPUs())
-	fmt.Fprintf(os.Stderr, "booting %s (%d vCPUs, %d MB) with %s, accel %s\n", topo, topo.CPUs(), memMB, img.BzImage, accel)
+	fmt.Fprintf(os.Stderr, "booting %s (%d vCPUs, %d MB) with %s, accel %s\n", topo, topo.CPUs(), memMB, host.Kernel, accel)
 	o, err := runner.Run(cmd.Context(), runner.Spec{
 		Job:     proto.Job{Kind: proto.KindTopo, Topology: topo, MemoryMB: memMB, Accel: string(accel.Accel)},
-		Init:    self,
-		Kernel:  img.BzImage,
+		Init:    host.Self,
+		Kernel:  host.Kernel,
 		Accel:   accel.Accel,
 		Timeout: budget.Host(5 * time.Second),
 	})

@@ -57,8 +57,8 @@ type Outcome struct {
 	Started time.Time // host time the test function started; zero if it never did
 	// StartedUptime is the guest's uptime when the test function started.
 	StartedUptime time.Duration
-	Begin   time.Time // host time Run was called
-	End     time.Time // host time QEMU was reaped
+	Begin         time.Time // host time Run was called
+	End           time.Time // host time QEMU was reaped
 	// FrameErr is the first damaged frame, if any.
 	FrameErr error
 	spec     *Spec

@@ -1,4 +1,4 @@
-package kernel
+package hostbuild
 
 import (
 	"context"
@@ -9,9 +9,13 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive flock on path, waiting (and saying so) while
-// another process holds it, until ctx ends. The returned func releases it.
-func lockFile(ctx context.Context, path string, rep reporter) (func(), error) {
+// lockPoll is how often Lock retries a lock another process holds.
+const lockPoll = 500 * time.Millisecond
+
+// Lock takes an exclusive flock on path (creating the file), retrying while
+// another process holds it until ctx ends. onWait, when not nil, is called
+// once when Lock starts waiting. The returned func releases the lock.
+func Lock(ctx context.Context, path string, onWait func()) (release func(), err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
@@ -26,14 +30,16 @@ func lockFile(ctx context.Context, path string, rep reporter) (func(), error) {
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 		if !waited {
-			rep.phase("waiting for another ktstr build holding %s", path)
+			if onWait != nil {
+				onWait()
+			}
 			waited = true
 		}
 		select {
 		case <-ctx.Done():
 			f.Close()
 			return nil, ctx.Err()
-		case <-time.After(time.Second):
+		case <-time.After(lockPoll):
 		}
 	}
 }
