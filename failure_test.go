@@ -53,9 +53,11 @@ func TestHelperFailure(t *testing.T) {
 		"expect-err-but-pass": {ktstr.Test{MemoryMB: 256, ExpectErr: true}, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
 			return ktstr.Pass(), nil
 		}},
-		"sched-stall":   {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512}, sleepFor},
-		"sched-error":   {ktstr.Test{Scheduler: withArgs(fixture, "--error-after", "300"), MemoryMB: 512}, sleepFor},
-		"sched-exits":   {ktstr.Test{Scheduler: withArgs(fixture, "--no-such-flag"), MemoryMB: 512}, sleepFor},
+		"sched-stall": {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512}, sleepFor},
+		"sched-error": {ktstr.Test{Scheduler: withArgs(fixture, "--error-after", "300"), MemoryMB: 512}, sleepFor},
+		"sched-exits": {ktstr.Test{Scheduler: withArgs(fixture, "--no-such-flag"), MemoryMB: 512}, sleepFor},
+		"sched-never-attaches": {ktstr.Test{Scheduler: &ktstr.Scheduler{Name: "tail", Binary: ktstr.Path(hostPath("tail")),
+			SchedArgs: []string{"-f", "/dev/null"}}, MemoryMB: 512}, sleepFor},
 		"sched-missing": {ktstr.Test{Scheduler: &ktstr.Scheduler{Name: "nope", Binary: ktstr.Discover("scx_does_not_exist")}}, sleepFor},
 		"replicas": {ktstr.Test{MemoryMB: 256, Replicas: 3}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
 			ctx.Logf("replica %d of 3", ctx.Replica+1)
@@ -81,6 +83,10 @@ type helper struct {
 
 func startHelper(t *testing.T, mode string, args []string, env ...string) *helper {
 	t.Helper()
+	// The subprocess boots a VM: count it against this process's VM slots,
+	// so helpers do not crowd the CPUs other VM tests measure with.
+	release := ktstr.AcquireSlot()
+	t.Cleanup(release)
 	h := &helper{t: t, id: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()), tmp: t.TempDir(), output: &strings.Builder{}, lines: make(chan string, 1000)}
 	h.cmd = exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperFailure$/^" + mode + "$", "-test.v", "-test.count=1"}, args...)...)
 	h.cmd.Env = append(os.Environ(), append(env, helperEnv+"="+h.id, "TMPDIR="+h.tmp)...)
@@ -214,6 +220,7 @@ func TestFailureModes(t *testing.T) {
 		{mode: "sched-stall", want: []string{"scheduler fixture failed during the test", "kernel: sched_ext disabled it (runnable task stall)", "scheduler fixture log (last lines):", "scx_fixture: attached"}},
 		{mode: "sched-error", want: []string{"scheduler fixture failed during the test", "kernel: sched_ext disabled it (scx_bpf_error): fixture: error after 300 dispatches"}},
 		{mode: "sched-exits", want: []string{"scheduler did not attach: fixture exited with status 2 before sched_ext enabled it", "flag provided but not defined: -no-such-flag"}},
+		{mode: "sched-never-attaches", want: []string{"scheduler did not attach: tail is running but sched_ext still reads \"disabled\" after"}},
 		{mode: "sched-missing", want: []string{"scheduler nope: scheduler binary not found", "scx_does_not_exist"}, absent: []string{"boot to test function", "accel"}},
 		{mode: "sleep", env: []string{"KTSTR_TIMEOUT=20s"}, want: []string{"guest did not finish: killed after the host-side 20s limit (tcg, 2 vCPUs)"}},
 	} {
@@ -238,6 +245,13 @@ func TestFailureModes(t *testing.T) {
 			h.checkNothingLeft()
 		})
 	}
+}
+
+// hostPath is the path of a host command, or "" (inside the guest, where
+// only the host's choice matters).
+func hostPath(name string) string {
+	p, _ := exec.LookPath(name)
+	return p
 }
 
 // withArgs returns a copy of s with SchedArgs args.

@@ -131,3 +131,34 @@ func mapByName(name string) (*ebpf.Map, error) {
 		m.Close()
 	}
 }
+
+// TestSchedulerConfigAndKernelArgs: a scheduler's ConfigFile is packed into
+// the guest and passed as --config, and its KernelArgs reach the guest
+// kernel's command line.
+func TestSchedulerConfigAndKernelArgs(t *testing.T) {
+	t.Parallel()
+	const conf = "# fixture knobs\n--watchdog-ms=25000\n"
+	s := fixture
+	s.KernelArgs = []string{"ktstr.test_marker=42"}
+	if !ktstr.InGuest() {
+		s.ConfigFile = filepath.Join(t.TempDir(), "fixture.conf")
+		if err := os.WriteFile(s.ConfigFile, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ktstr.Run(t, ktstr.Test{Scheduler: &s, MemoryMB: 512}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+		cmdline, _ := os.ReadFile("/proc/cmdline")
+		if !strings.Contains(string(cmdline), " ktstr.test_marker=42") {
+			return ktstr.Fail("kernel command line lacks the scheduler's KernelArgs: %s", cmdline), nil
+		}
+		sched, err := schedulerCmdline("scx_fixture")
+		if err != nil || sched != "/ktstr/sched/scx_fixture --config /ktstr/sched-config/fixture.conf" {
+			return ktstr.Fail("scheduler command line %q (%v)", sched, err), nil
+		}
+		got, err := os.ReadFile("/ktstr/sched-config/fixture.conf")
+		if err != nil || string(got) != conf {
+			return ktstr.Fail("config file in the guest: %q (%v)", got, err), nil
+		}
+		return ktstr.Pass(), nil
+	})
+}

@@ -152,7 +152,7 @@ func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name stri
 		sj := &proto.SchedulerJob{
 			Name: s.DisplayName(), Path: path.Join(guestSchedDir, filepath.Base(p.schedBinary)), Args: p.schedArgs,
 			Profile:       p.profile.Name,
-			AttachTimeout: budget.Guest(10 * time.Second),
+			AttachTimeout: budget.Guest(5 * time.Second),
 			// The watchdog only stretches with vCPUs outnumbering host
 			// CPUs: emulation slows everything alike, overcommit starves
 			// vCPUs.

@@ -3,7 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
+	"io"
 	"strings"
 	"time"
 
@@ -37,17 +37,13 @@ the guest's topology differs from SHAPE.`,
 				return err
 			}
 			if asJSON {
-				if err := json.NewEncoder(os.Stdout).Encode(got); err != nil {
+				if err := json.NewEncoder(cmd.OutOrStdout()).Encode(got); err != nil {
 					return err
 				}
 			} else {
-				printTopo(topo, got)
+				printTopo(cmd.OutOrStdout(), topo, got)
 			}
-			if d := topo.Expected().Diff(*got); d != nil {
-				fmt.Fprintf(os.Stderr, "guest topology differs from %s:\n  %s\n", topo, strings.Join(d, "\n  "))
-				return exitCode(1)
-			}
-			return nil
+			return checkTopo(cmd.ErrOrStderr(), topo, *got)
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object")
@@ -62,7 +58,7 @@ func bootTopo(cmd *cobra.Command, topo topology.Topology, memMB int) (*topology.
 	}
 	accel := host.Accel
 	budget := vm.NewBudget(accel.Accel, topo.CPUs())
-	fmt.Fprintf(os.Stderr, "booting %s (%d vCPUs, %d MB) with %s, accel %s\n", topo, topo.CPUs(), memMB, host.Kernel, accel)
+	fmt.Fprintf(cmd.ErrOrStderr(), "booting %s (%d vCPUs, %d MB) with %s, accel %s\n", topo, topo.CPUs(), memMB, host.Kernel, accel)
 	o, err := runner.Run(cmd.Context(), runner.Spec{
 		Job:     proto.Job{Kind: proto.KindTopo, Topology: topo, MemoryMB: memMB, Accel: string(accel.Accel)},
 		Init:    host.Self,
@@ -82,18 +78,27 @@ func bootTopo(cmd *cobra.Command, topo topology.Topology, memMB int) (*topology.
 	return o.Topo, nil
 }
 
-func printTopo(want topology.Topology, o *topology.Observed) {
-	fmt.Printf("asked:        %s (%d CPUs)\n", want, want.CPUs())
-	fmt.Printf("online CPUs:  %d\n", o.CPUs)
+// checkTopo says how got differs from want, and fails if it does.
+func checkTopo(w io.Writer, want topology.Topology, got topology.Observed) error {
+	if d := want.Expected().Diff(got); d != nil {
+		fmt.Fprintf(w, "guest topology differs from %s:\n  %s\n", want, strings.Join(d, "\n  "))
+		return exitCode(1)
+	}
+	return nil
+}
+
+func printTopo(w io.Writer, want topology.Topology, o *topology.Observed) {
+	fmt.Fprintf(w, "asked:        %s (%d CPUs)\n", want, want.CPUs())
+	fmt.Fprintf(w, "online CPUs:  %d\n", o.CPUs)
 	for i, l := range o.LLCs {
-		fmt.Printf("LLC %-2d        cpus %s\n", i, topology.FormatList(l))
+		fmt.Fprintf(w, "LLC %-2d        cpus %s\n", i, topology.FormatList(l))
 	}
 	var smt []string
 	for _, s := range o.SMT {
 		smt = append(smt, "["+topology.FormatList(s)+"]")
 	}
-	fmt.Printf("SMT siblings: %s\n", strings.Join(smt, " "))
+	fmt.Fprintf(w, "SMT siblings: %s\n", strings.Join(smt, " "))
 	for n, c := range o.NUMA {
-		fmt.Printf("node %-2d       cpus %s  distances %v\n", n, topology.FormatList(c), o.Distances[n])
+		fmt.Fprintf(w, "node %-2d       cpus %s  distances %v\n", n, topology.FormatList(c), o.Distances[n])
 	}
 }

@@ -179,8 +179,47 @@ type errUsagePrinted struct{ error }
 
 func (e errUsagePrinted) Unwrap() error { return e.error }
 
+// expandConfig replaces each "--config FILE" (or "--config=FILE") in args
+// by the arguments in FILE: one per line, blank lines and lines starting
+// with # skipped. This is how a ktstr Scheduler's ConfigFile reaches the
+// fixture.
+func expandConfig(args []string) ([]string, error) {
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		var path string
+		switch {
+		case a == "--config" || a == "-config":
+			if i+1 == len(args) {
+				return nil, fmt.Errorf("%s needs a file", a)
+			}
+			i++
+			path = args[i]
+		case strings.HasPrefix(a, "--config="), strings.HasPrefix(a, "-config="):
+			_, path, _ = strings.Cut(a, "=")
+		default:
+			out = append(out, a)
+			continue
+		}
+		raw, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("--config: %w", err)
+		}
+		for _, line := range strings.Split(string(raw), "\n") {
+			if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+				out = append(out, line)
+			}
+		}
+	}
+	return out, nil
+}
+
 func parseFlags(args []string, stderr io.Writer) (config, error) {
 	var c config
+	args, err := expandConfig(args)
+	if err != nil {
+		return c, err
+	}
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Uint64Var(&c.stallAfter, "stall-after", 0, "stop dispatching after `N` dispatches in total (0: never)")
@@ -189,7 +228,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.UintVar(&c.watchdogMS, "watchdog-ms", 0, "sched_ext watchdog timeout in `ms`, at most 30000 (0: kernel default)")
 	fs.BoolVar(&c.verbose, "v", false, "print counters to stderr every second")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s [flags]\n\nA global FIFO sched_ext scheduler that misbehaves on request.\n\n", prog)
+		fmt.Fprintf(fs.Output(), "usage: %s [--config FILE] [flags]\n\nA global FIFO sched_ext scheduler that misbehaves on request.\n--config FILE reads more flags from FILE, one per line.\n\n", prog)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
