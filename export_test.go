@@ -86,7 +86,3 @@ func hostEnvironmentTB(tb testing.TB) *hostEnv {
 type quiet struct{ testing.TB }
 
 func (quiet) Logf(string, ...any) {}
-
-// AcquireSlot takes one of the KTSTR_JOBS VM slots of this process, for
-// tests that boot VMs in subprocesses.
-func AcquireSlot() (release func()) { return acquireSlot() }

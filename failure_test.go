@@ -83,10 +83,6 @@ type helper struct {
 
 func startHelper(t *testing.T, mode string, args []string, env ...string) *helper {
 	t.Helper()
-	// The subprocess boots a VM: count it against this process's VM slots,
-	// so helpers do not crowd the CPUs other VM tests measure with.
-	release := ktstr.AcquireSlot()
-	t.Cleanup(release)
 	h := &helper{t: t, id: fmt.Sprintf("%d-%d", os.Getpid(), time.Now().UnixNano()), tmp: t.TempDir(), output: &strings.Builder{}, lines: make(chan string, 1000)}
 	h.cmd = exec.Command(os.Args[0], append([]string{"-test.run=^TestHelperFailure$/^" + mode + "$", "-test.v", "-test.count=1"}, args...)...)
 	h.cmd.Env = append(os.Environ(), append(env, helperEnv+"="+h.id, "TMPDIR="+h.tmp)...)

@@ -3,7 +3,6 @@ package ktstr
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -51,22 +50,4 @@ func hostEnvironment(t *testing.T) *hostEnv {
 	}
 	t.Skipf("ktstr: skipping VM test: %v", err)
 	return nil
-}
-
-var slots = sync.OnceValue(func() chan struct{} {
-	n := runtime.NumCPU() / 2
-	if v, err := strconv.Atoi(os.Getenv("KTSTR_JOBS")); err == nil && v > 0 {
-		n = v
-	}
-	if n < 1 {
-		n = 1
-	}
-	return make(chan struct{}, n)
-})
-
-// acquireSlot waits until fewer than KTSTR_JOBS VMs run in this process.
-func acquireSlot() (release func()) {
-	s := slots()
-	s <- struct{}{}
-	return func() { <-s }
 }

@@ -24,7 +24,7 @@
 //	KTSTR_QEMU       QEMU binary (default: qemu-system-x86_64 on PATH)
 //	KTSTR_CACHE_DIR  cache root (default: $XDG_CACHE_HOME/ktstr)
 //	KTSTR_SCHEDULER  scheduler binary or directory searched first by Discover
-//	KTSTR_JOBS       VMs run at once (default: host CPUs / 2, at least 1)
+//	KTSTR_JOBS       VMs run at once on the host, across processes (default: host CPUs / 2, at least 1)
 //	KTSTR_TIMEOUT    host-side limit per VM, overriding the computed one (e.g. 90s)
 //	KTSTR_CONSOLE    when set, stream the guest console into the test log
 //	KTSTR_RESULTS_DIR  write one JSON record per VM run there (see package report); use

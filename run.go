@@ -79,9 +79,6 @@ func nextOccurrence(name string) int {
 // runReplica boots one VM and reports its outcome on t.
 func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, replica int, fn Func) {
 	t.Helper()
-	release := acquireSlot()
-	defer release()
-
 	ctx := context.Background()
 	if dl, ok := t.Deadline(); ok {
 		// Stop before go test's own timeout, which would kill the process

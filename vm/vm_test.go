@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,4 +139,28 @@ func TestShellQuote(t *testing.T) {
 			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+func TestAcquireSlot(t *testing.T) {
+	dir := t.TempDir()
+	r1, err := AcquireSlot(t.Context(), dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r2, err := AcquireSlot(t.Context(), dir, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := AcquireSlot(ctx, dir, 2); err == nil {
+		t.Fatal("a third slot of two was granted")
+	}
+	r1()
+	r3, err := AcquireSlot(t.Context(), dir, 2)
+	if err != nil {
+		t.Fatalf("a freed slot was not reused: %v", err)
+	}
+	r2()
+	r3()
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/initramfs"
+	"github.com/ktstr-go/ktstr/internal/cachedir"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/vm"
@@ -76,6 +77,21 @@ func Run(ctx context.Context, spec Spec) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	// VMs of every process on the host share KTSTR_JOBS slots, so that
+	// go test ./... (one process per package) does not crowd the CPUs the
+	// guests measure with.
+	slots, err := cachedir.Sub("slots", true)
+	if err != nil {
+		return nil, err
+	}
+	waitStart := time.Now()
+	release, err := vm.AcquireSlot(ctx, slots, vm.Slots())
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// Time spent waiting for a slot is not the run's.
+	o.Begin = o.Begin.Add(time.Since(waitStart))
 	v, err := vm.Start(ctx, vm.Config{
 		Kernel:     spec.Kernel,
 		Initrd:     segments,
