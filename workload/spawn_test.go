@@ -87,7 +87,10 @@ func checkReport(t *testing.T, r Report, index, pid int, kind string) {
 	if r.Schedstat.RunTime != 0 && r.Schedstat.RunTime != r.CPUTime {
 		t.Errorf("worker %d: Schedstat.RunTime %v != CPUTime %v", index, r.Schedstat.RunTime, r.CPUTime)
 	}
-	if r.MaxGap <= 0 || r.MaxGap > r.WallTime || len(r.CPUs) == 0 {
+	// The last checkpoint may come after the stop stamp (a worker at nice 19
+	// or SCHED_IDLE on a busy host finishes its iteration late), so a gap may
+	// exceed the wall time by that much, but not by seconds.
+	if r.MaxGap <= 0 || r.MaxGap > r.WallTime+time.Second || len(r.CPUs) == 0 {
 		t.Errorf("worker %d: MaxGap %v CPUs %v", index, r.MaxGap, r.CPUs)
 	}
 }
