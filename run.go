@@ -137,7 +137,7 @@ func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name stri
 	job := proto.Job{
 		Kind: proto.KindTest, Test: name, Occurrence: occurrence, Replica: replica,
 		Topology: p.topo, MemoryMB: p.memoryMB, Duration: p.duration, WorkersPerCgroup: p.workers,
-		Accel: string(env.accel.Accel), Scale: budget.Scale, Verbose: testing.Verbose(),
+		Accel: string(env.accel.Accel), Scale: budget.Scale,
 	}
 	// The guest gives the test function its duration plus generous set-up
 	// and tear-down time, scaled for the accelerator.

@@ -22,7 +22,7 @@ func (s *session) runScheduled() (failure, detail string) {
 	dump := watchDump()
 	// The sentinel is ready before the scheduler starts, so it sees the
 	// scheduler enabled however fast it stalls.
-	sentinel, err := scheduler.StartSentinel([]string{sj.Name, filepath.Base(sj.Path)}, sj.WatchdogTimeout, s.reaper.start)
+	sentinel, err := scheduler.StartSentinel(scheduler.OpsNames(sj), sj.WatchdogTimeout, s.reaper.start)
 	if err != nil {
 		return err.Error(), ""
 	}

@@ -116,12 +116,12 @@ func (p *Proc) WaitAttached(s *Sentinel) error {
 	}
 }
 
-// Names are the ops names (root/ops) that count as this scheduler: its
+// OpsNames are the ops names (root/ops) that count as job's scheduler: its
 // name and its binary's name, each with or without an "scx_" prefix.
-func (p *Proc) Names() []string { return []string{p.job.Name, filepath.Base(p.job.Path)} }
+func OpsNames(job *proto.SchedulerJob) []string { return []string{job.Name, filepath.Base(job.Path)} }
 
 // OpsMatch reports whether ops (root/ops) names this scheduler.
-func (p *Proc) OpsMatch(ops string) bool { return opsMatch(ops, p.Names()) }
+func (p *Proc) OpsMatch(ops string) bool { return opsMatch(ops, OpsNames(p.job)) }
 
 // Stop sends SIGINT, waits up to timeout for the process to exit and for
 // sched_ext to read "disabled", and reports how it ended: an error if it

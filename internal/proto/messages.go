@@ -63,8 +63,6 @@ type Job struct {
 	Scale float64 `json:"scale"`
 	// IncludeFiles are the guest paths of the test's IncludeFiles.
 	IncludeFiles []string `json:"include_files,omitempty"`
-	// Verbose mirrors go test -v.
-	Verbose bool `json:"verbose,omitempty"`
 
 	// Sysctls are written under /proc/sys before anything else runs.
 	Sysctls map[string]string `json:"sysctls,omitempty"`
