@@ -26,9 +26,10 @@ func TestExpectErrInverts(t *testing.T) {
 		t.Skip("host-only")
 	}
 	ktstr.RequireVM(t)
-	t.Parallel()
+	// Not parallel: the helper's VM runs before the parallel tests queue up
+	// for VM slots.
 	h := startHelper(t, "expect-err-but-pass", nil)
-	code, out := h.wait(3 * time.Minute)
+	code, out := h.wait(10 * time.Minute)
 	if code == 0 || !strings.Contains(out, "ExpectErr is set but the run succeeded") {
 		t.Errorf("exit code %d, want a failure saying ExpectErr was not met; output:\n%s", code, out)
 	}
@@ -41,9 +42,8 @@ func TestReplicas(t *testing.T) {
 		t.Skip("host-only")
 	}
 	ktstr.RequireVM(t)
-	t.Parallel()
-	h := startHelper(t, "replicas", nil)
-	code, out := h.wait(5 * time.Minute)
+	h := startHelper(t, "replicas", nil) // not parallel, as above
+	code, out := h.wait(10 * time.Minute)
 	if code != 0 {
 		t.Fatalf("exit code %d; output:\n%s", code, out)
 	}

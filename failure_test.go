@@ -193,6 +193,8 @@ func processesWithEnv(kv string) []string {
 
 // TestFailureModes checks that each way a guest can fail becomes a clear
 // host-side failure with the relevant output, and leaves nothing behind.
+// It is not parallel at the top level, so its helpers' VMs only wait for
+// each other's slots, not for the whole package's.
 func TestFailureModes(t *testing.T) {
 	if ktstr.InGuest() {
 		t.Skip("host-only")
@@ -223,7 +225,7 @@ func TestFailureModes(t *testing.T) {
 		t.Run(tc.mode, func(t *testing.T) {
 			t.Parallel()
 			h := startHelper(t, tc.mode, nil, tc.env...)
-			code, out := h.wait(3 * time.Minute)
+			code, out := h.wait(10 * time.Minute)
 			if code == 0 {
 				t.Fatalf("helper passed, want a failure; output:\n%s", out)
 			}
@@ -257,14 +259,15 @@ func withArgs(s ktstr.Scheduler, args ...string) *ktstr.Scheduler {
 }
 
 // TestCleanup interrupts runs the way a user or go test does and checks that
-// no QEMU process, temp file or directory survives.
+// no QEMU process, temp file or directory survives. Its subtests run one
+// after the other, before the parallel VM tests start, so their helper VMs
+// never wait for a VM slot (the timeouts they exercise start before that).
 func TestCleanup(t *testing.T) {
 	if ktstr.InGuest() {
 		t.Skip("host-only")
 	}
 	ktstr.RequireVM(t)
 	t.Run("ctrl-c", func(t *testing.T) {
-		t.Parallel()
 		h := startHelper(t, "sleep", nil)
 		h.waitFor("guest: sleeping", 2*time.Minute)
 		if n := len(processesWithEnv(helperEnv + "=" + h.id)); n < 2 {
@@ -281,10 +284,12 @@ func TestCleanup(t *testing.T) {
 		h.checkNothingLeft()
 	})
 	t.Run("go-test-timeout", func(t *testing.T) {
-		t.Parallel()
-		h := startHelper(t, "sleep", []string{"-test.timeout=25s"})
+		// 60s leaves room for a wait for a VM slot held by another package's test.
+		h := startHelper(t, "sleep", []string{"-test.timeout=60s"})
 		code, out := h.wait(2 * time.Minute)
-		if code == 0 || !strings.Contains(out, "go test -timeout is about to expire") {
+		// The guest was running when the limit came: this is the VM being
+		// stopped, not a wait for one.
+		if code == 0 || !strings.Contains(out, "guest: sleeping") || !strings.Contains(out, "go test -timeout is about to expire") {
 			t.Errorf("exit code %d, want a failure naming the go test timeout; output:\n%s", code, out)
 		}
 		h.checkNothingLeft()
