@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/ktstr-go/ktstr/workload"
 )
 
 // Stable ids of the checks, used as Failure.Check.
@@ -252,21 +254,10 @@ func checkThroughputCV(cg CgroupReport, l Limit) ([]Failure, []string) {
 // with a note (a worker that did nothing is the starvation check's
 // business). Value is the rate.
 func checkWorkRate(cg CgroupReport, l Limit) ([]Failure, []string) {
-	var fs []Failure
-	var notes []string
-	for i, w := range cg.Workers {
-		rate, ok := workRate(w)
-		if !ok {
-			notes = append(notes, note(cg, "work rate of worker %d not checked: no CPU time", i))
-			continue
-		}
-		if rate < l.Effective {
-			fs = append(fs, failure(CheckWorkRate, cg, i, rate, l.Effective,
-				"worker %d work rate %.1f units/CPU-s < %s (%d units in %s CPU)",
-				i, rate, l, w.WorkUnits, secs(w.CPUTime)))
-		}
-	}
-	return fs, notes
+	return checkMinRate(cg, l, CheckWorkRate, "work rate", "no CPU time", workRate,
+		func(i int, rate float64, w workload.Report) string {
+			return fmt.Sprintf("worker %d work rate %.1f units/CPU-s < %s (%d units in %s CPU)", i, rate, l, w.WorkUnits, secs(w.CPUTime))
+		})
 }
 
 // checkWakeP99 pools every worker's WakeLatencies (ns) and takes the p99
@@ -311,18 +302,27 @@ func checkWakeCV(cg CgroupReport, l Limit) ([]Failure, []string) {
 // = MinIterationRate / slowdown factor. Workers with WallTime ≤ 0 are
 // skipped with a note. Value is the rate.
 func checkIterationRate(cg CgroupReport, l Limit) ([]Failure, []string) {
+	return checkMinRate(cg, l, CheckIterationRate, "iteration rate", "no wall time", iterationRate,
+		func(i int, rate float64, w workload.Report) string {
+			return fmt.Sprintf("worker %d iteration rate %.1f iterations/s < %s (%d iterations in %s wall)", i, rate, l, w.Iterations, secs(w.WallTime))
+		})
+}
+
+// checkMinRate fails every worker whose rate(w) is below l.Effective, with
+// the message msg gives; workers without a rate are skipped with a note
+// saying why (none).
+func checkMinRate(cg CgroupReport, l Limit, check, what, none string,
+	rate func(workload.Report) (float64, bool), msg func(i int, rate float64, w workload.Report) string) ([]Failure, []string) {
 	var fs []Failure
 	var notes []string
 	for i, w := range cg.Workers {
-		rate, ok := iterationRate(w)
+		r, ok := rate(w)
 		if !ok {
-			notes = append(notes, note(cg, "iteration rate of worker %d not checked: no wall time", i))
+			notes = append(notes, note(cg, "%s of worker %d not checked: %s", what, i, none))
 			continue
 		}
-		if rate < l.Effective {
-			fs = append(fs, failure(CheckIterationRate, cg, i, rate, l.Effective,
-				"worker %d iteration rate %.1f iterations/s < %s (%d iterations in %s wall)",
-				i, rate, l, w.Iterations, secs(w.WallTime)))
+		if r < l.Effective {
+			fs = append(fs, failure(check, cg, i, r, l.Effective, "%s", msg(i, r, w)))
 		}
 	}
 	return fs, notes
