@@ -86,9 +86,6 @@ func (p *Proc) Log() []string {
 	return p.log.Lines()
 }
 
-// Done is closed when the process exits.
-func (p *Proc) Done() <-chan struct{} { return p.done }
-
 // ErrNotAttached is wrapped by WaitAttached's errors.
 var ErrNotAttached = errors.New("scheduler did not attach")
 

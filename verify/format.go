@@ -3,8 +3,9 @@ package verify
 import (
 	"math"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/ktstr-go/ktstr/topology"
 )
 
 // fnum formats a limit or factor compactly: at most three decimals, no
@@ -41,21 +42,5 @@ func cpuList(cpus []int) string {
 	if len(cpus) == 0 {
 		return "-"
 	}
-	var b strings.Builder
-	for i := 0; i < len(cpus); {
-		j := i
-		for j+1 < len(cpus) && cpus[j+1] == cpus[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.Itoa(cpus[i]))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.Itoa(cpus[j]))
-		}
-		i = j + 1
-	}
-	return b.String()
+	return topology.FormatList(cpus)
 }
