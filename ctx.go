@@ -29,7 +29,8 @@ type Ctx struct {
 	// Scheduler names the scheduler under test ("eevdf" for none).
 	Scheduler string
 	// Accel is the host's accelerator, "kvm" or "tcg"; Scale is the factor
-	// time-based check thresholds are scaled by (see vm.Budget.Scale).
+	// time-based check thresholds are multiplied by and rate thresholds
+	// divided by for it (1 under KVM without overcommit).
 	Accel string
 	Scale float64
 	// Replica counts replicas from 0.
@@ -59,7 +60,7 @@ func (c *Ctx) scenarioEnv() *scenario.Env {
 	slices.Sort(cpus)
 	return &scenario.Env{
 		Topology: c.Shape, CPUs: cpus, Duration: c.Duration, WorkersPerCgroup: c.WorkersPerCgroup,
-		Checks: c.Checks, Verify: verify.Env{Slowdown: c.Scale, Accel: c.Accel},
+		Checks: c.Checks, Verify: verify.Env{Scale: c.Scale, Accel: c.Accel},
 		Cgroups: c.Cgroups, Logf: c.Logf,
 	}
 }

@@ -1,10 +1,13 @@
 package ktstr_test
 
 import (
+	"errors"
 	"testing"
+	"time"
 
 	"github.com/ktstr-go/ktstr"
 	"github.com/ktstr-go/ktstr/scenario"
+	"github.com/ktstr-go/ktstr/verify"
 	"github.com/ktstr-go/ktstr/workload"
 )
 
@@ -40,4 +43,30 @@ func ExampleExecuteSteps() {
 			}, Hold: scenario.HoldFrac(0.5)},
 		)
 	}
+}
+
+// RunE returns the run's failure for the caller to judge: here, a
+// scheduler that must be ejected by the kernel's watchdog for a stalled
+// task.
+func ExampleRunE() {
+	stalling := &ktstr.Scheduler{Name: "fixture", Binary: ktstr.Discover("scx_fixture"), SchedArgs: []string{"--stall-after", "300"}}
+	_ = func(t *testing.T) {
+		err := ktstr.RunE(t, ktstr.Test{Scheduler: stalling, DurationS: 10}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+			time.Sleep(ctx.Duration)
+			return ktstr.Pass(), nil
+		})
+		var f *ktstr.Failure
+		if !errors.As(err, &f) || f.Kind != ktstr.SchedulerEjected || f.Exit.Reason != "runnable task stall" {
+			t.Fatalf("want a stall ejection, got %v", err)
+		}
+	}
+}
+
+// ExpectFailure names the one failure a test expects: here the fairness
+// spread check. Any other failure (another check, a hang, a kernel panic)
+// still fails the test.
+func ExampleExpect() {
+	_ = ktstr.Test{Cores: 2, ExpectFailure: ktstr.ExpectCheck(verify.CheckSpread)}
+	_ = ktstr.Test{ExpectFailure: ktstr.ExpectEjection("failed to run for")}
+	_ = ktstr.Test{ExpectFailure: ktstr.ExpectKind(ktstr.KernelPanic)}
 }

@@ -30,7 +30,7 @@ func TestExpectErrInverts(t *testing.T) {
 	// for VM slots.
 	h := startHelper(t, "expect-err-but-pass", nil)
 	code, out := h.wait(10 * time.Minute)
-	if code == 0 || !strings.Contains(out, "ExpectErr is set but the run succeeded") {
+	if code == 0 || !strings.Contains(out, "ExpectErr: the run passed, want a failure of the system under test") {
 		t.Errorf("exit code %d, want a failure saying ExpectErr was not met; output:\n%s", code, out)
 	}
 	h.checkNothingLeft()

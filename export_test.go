@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/initramfs"
+	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/runner"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/vm"
 )
@@ -24,18 +26,15 @@ func RequireVM(t *testing.T) {
 // starting in the guest, and to QEMU exiting.
 func BootTest(tb testing.TB, name string, test Test) (toFn, total time.Duration) {
 	tb.Helper()
-	env := hostEnvironmentTB(tb)
+	env := hostEnvironment(tb)
 	start := time.Now()
 	p, err := resolve(test)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	o, err := bootVM(context.Background(), quiet{tb}, env, p, name, 0, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := outcomeFailure(o); err != nil {
-		tb.Fatal(err)
+	o, f := boot(context.Background(), quiet{tb}, env, p, runner.RunID{Test: name})
+	if f != nil {
+		tb.Fatal(f)
 	}
 	return o.Started.Sub(start), o.End.Sub(start)
 }
@@ -45,7 +44,7 @@ func BootTest(tb testing.TB, name string, test Test) (toFn, total time.Duration)
 // to QEMU exiting. The init must print "ktstr-floor" and power off.
 func BootFloor(tb testing.TB, init string, topo topology.Topology, memoryMB int) time.Duration {
 	tb.Helper()
-	env := hostEnvironmentTB(tb)
+	env := hostEnvironment(tb)
 	b := initramfs.New()
 	if err := b.AddFile("/init", init); err != nil {
 		tb.Fatal(err)
@@ -56,13 +55,13 @@ func BootFloor(tb testing.TB, init string, topo topology.Topology, memoryMB int)
 	}
 	start := time.Now()
 	v, err := vm.Start(context.Background(), vm.Config{
-		Kernel: env.kernel, Initrd: []string{archive}, Topology: topo, MemoryMB: memoryMB,
-		Accel: env.accel.Accel, Timeout: 2 * time.Minute,
+		QEMU: env.QEMUPath, Kernel: env.Image.BzImage, Initrd: []string{archive}, Topology: topo, MemoryMB: memoryMB,
+		Accel: env.Accel.Accel, Timeout: 2 * time.Minute, Cmdline: proto.Cmdline,
+		Ports: []vm.Port{{Name: proto.PortName, Read: func(r io.Reader) error { return nil }}},
 	})
 	if err != nil {
 		tb.Fatal(err)
 	}
-	go io.Copy(io.Discard, v.Results())
 	r, err := v.Wait()
 	if err != nil {
 		tb.Fatal(err)
@@ -71,15 +70,6 @@ func BootFloor(tb testing.TB, init string, topo topology.Topology, memoryMB int)
 		tb.Fatalf("floor boot failed (exit %d, %s):\n%s", r.ExitCode, r.Killed, strings.Join(r.Console, "\n"))
 	}
 	return time.Since(start)
-}
-
-func hostEnvironmentTB(tb testing.TB) *hostEnv {
-	tb.Helper()
-	env, err := hostEnvOnce()
-	if err != nil {
-		tb.Skipf("ktstr: %v", err)
-	}
-	return env
 }
 
 // quiet drops log lines.

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr"
+	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/report"
 	"github.com/ktstr-go/ktstr/vm"
 )
 
@@ -31,6 +33,11 @@ func TestHelperFailure(t *testing.T) {
 		test ktstr.Test
 		fn   ktstr.Func
 	}
+	hang := func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+		ctx.Logf("sleeping")
+		time.Sleep(10 * time.Minute)
+		return ktstr.Pass(), nil
+	}
 	modes := map[string]mode{
 		"panic": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) { panic("boom in the test function") }},
 		"goroutine-panic": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
@@ -44,23 +51,45 @@ func TestHelperFailure(t *testing.T) {
 		"error": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
 			return ktstr.Pass(), errors.New("the function gave up")
 		}},
-		"fail": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) { return ktstr.Fail("custom check failed: 3 > 2"), nil }},
-		"sleep": {short, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
-			ctx.Logf("sleeping")
-			time.Sleep(10 * time.Minute)
+		"fail":  {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) { return ktstr.Fail("custom check failed: 3 > 2"), nil }},
+		"sleep": {short, hang},
+		// The test function forges a done frame saying all is well, then
+		// fails: init refuses to forward it, and the run is a harness
+		// failure, never a pass.
+		"forge-done": {short, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+			f := os.NewFile(uintptr(proto.ChildFD), "forged")
+			if err := proto.NewWriter(f).Send(proto.TypeDone, proto.Done{}); err != nil {
+				return ktstr.AssertResult{}, err
+			}
 			return ktstr.Pass(), nil
 		}},
 		"expect-err-but-pass": {ktstr.Test{MemoryMB: 256, ExpectErr: true}, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
 			return ktstr.Pass(), nil
 		}},
-		"sched-stall": {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512}, sleepFor},
-		"sched-error": {ktstr.Test{Scheduler: withArgs(fixture, "--error-after", "300"), MemoryMB: 512}, sleepFor},
-		"sched-exits": {ktstr.Test{Scheduler: withArgs(fixture, "--no-such-flag"), MemoryMB: 512}, sleepFor},
+		// ExpectErr accepts only verdicts about the system under test: a
+		// hang, a kernel panic or a harness error still fail.
+		"expect-err-hang": {ktstr.Test{MemoryMB: 256, DurationS: 1, ExpectErr: true}, hang},
+		"expect-err-kernel-panic": {ktstr.Test{MemoryMB: 256, DurationS: 1, ExpectErr: true}, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+			return ktstr.Pass(), os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
+		}},
+		"expect-kernel-panic": {ktstr.Test{MemoryMB: 256, DurationS: 1, ExpectFailure: ktstr.ExpectKind(ktstr.KernelPanic)}, func(*ktstr.Ctx) (ktstr.AssertResult, error) {
+			return ktstr.Pass(), os.WriteFile("/proc/sysrq-trigger", []byte("c"), 0)
+		}},
+		"expect-err-harness":  {ktstr.Test{MemoryMB: 256, ExpectErr: true}, sleepFor},
+		"expect-wrong-check":  {ktstr.Test{MemoryMB: 256, ExpectFailure: ktstr.ExpectCheck("gap")}, func(*ktstr.Ctx) (ktstr.AssertResult, error) { return ktstr.Fail("not a gap"), nil }},
+		"sched-stall":         {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512, DurationS: 8}, sleepFor},
+		"sched-error":         {ktstr.Test{Scheduler: withArgs(fixture, "--error-after", "300"), MemoryMB: 512}, sleepFor},
+		"sched-error-on-exit": {ktstr.Test{Scheduler: withArgs(fixture, "--error-on-exit"), MemoryMB: 512}, sleepFor},
+		"sched-exits":         {ktstr.Test{Scheduler: withArgs(fixture, "--no-such-flag"), MemoryMB: 512}, sleepFor},
 		"sched-never-attaches": {ktstr.Test{Scheduler: &ktstr.Scheduler{Name: "tail", Binary: ktstr.Path(hostPath("tail")),
 			SchedArgs: []string{"-f", "/dev/null"}}, MemoryMB: 512}, sleepFor},
 		"sched-missing": {ktstr.Test{Scheduler: &ktstr.Scheduler{Name: "nope", Binary: ktstr.Discover("scx_does_not_exist")}}, sleepFor},
 		"replicas": {ktstr.Test{MemoryMB: 256, Replicas: 3}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
 			ctx.Logf("replica %d of 3", ctx.Replica+1)
+			return ktstr.Pass(), nil
+		}},
+		"pass": {ktstr.Test{MemoryMB: 256}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+			ctx.Logf("passing run in %s", ctx.Shape)
 			return ktstr.Pass(), nil
 		}},
 	}
@@ -200,8 +229,13 @@ func TestFailureModes(t *testing.T) {
 		t.Skip("host-only")
 	}
 	ktstr.RequireVM(t)
-	accel, err := vm.ChooseAccel()
+	accel, err := vm.ChooseAccel(os.Getenv("KTSTR_ACCEL"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	// A stand-in QEMU that fails at once: a harness error, not a verdict.
+	badQEMU := filepath.Join(t.TempDir(), "qemu")
+	if err := os.WriteFile(badQEMU, []byte("#!/bin/sh\necho 'qemu: simulated start failure' >&2\nexit 1\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -210,19 +244,32 @@ func TestFailureModes(t *testing.T) {
 		want   []string
 		absent []string // e.g. signs that a VM booted
 	}{
-		{mode: "panic", want: []string{"test function panicked: boom in the test function", "failure_test.go"}},
-		{mode: "goroutine-panic", want: []string{"test process panicked before reporting a result", "panic: boom in a goroutine"}},
-		{mode: "kernel-panic", want: []string{"guest kernel panic: Kernel panic - not syncing: sysrq triggered crash", "guest console"}},
-		{mode: "error", want: []string{"test function returned an error: the function gave up"}},
-		{mode: "fail", want: []string{"[custom] custom check failed: 3 > 2"}},
-		{mode: "sched-stall", want: []string{"scheduler fixture failed during the test", "kernel: sched_ext disabled it (runnable task stall)", "scheduler fixture log (last lines):", "scx_fixture: attached"}},
-		{mode: "sched-error", want: []string{"scheduler fixture failed during the test", "kernel: sched_ext disabled it (scx_bpf_error): fixture: error after 300 dispatches"}},
-		{mode: "sched-exits", want: []string{"scheduler did not attach: fixture exited with status 2 before sched_ext enabled it", "flag provided but not defined: -no-such-flag"}},
-		{mode: "sched-never-attaches", want: []string{"scheduler did not attach: tail is running but sched_ext still reads \"disabled\" after"}},
+		{mode: "panic", want: []string{"test-panic: test function panicked: boom in the test function", "failure_test.go"}},
+		{mode: "goroutine-panic", want: []string{"test-panic: test process panicked before reporting a result", "panic: boom in a goroutine"}},
+		{mode: "kernel-panic", want: []string{"kernel-panic: guest kernel panic: Kernel panic - not syncing: sysrq triggered crash", "guest console"}},
+		{mode: "error", want: []string{"test-error: test function returned an error: the function gave up"}},
+		{mode: "fail", want: []string{"check-failed: FAIL: 1 check(s) failed", "[custom] custom check failed: 3 > 2"}},
+		{mode: "forge-done", want: []string{"harness-error: results from the test process cannot be trusted", `a "done" frame, which only init may send`}},
+		{mode: "expect-err-hang", env: []string{"KTSTR_TIMEOUT=20s"}, want: []string{"ExpectErr: want a failure of the system under test", "but the run failed otherwise: guest-hang"}},
+		{mode: "expect-err-kernel-panic", want: []string{"ExpectErr: want a failure of the system under test", "but the run failed otherwise: kernel-panic"}},
+		{mode: "expect-err-harness", env: []string{"KTSTR_QEMU=" + badQEMU}, want: []string{"but the run failed otherwise: harness-error: QEMU exited with status 1", "simulated start failure"}},
+		{mode: "expect-wrong-check", want: []string{`ExpectErr: want a check-failed failure of check "gap", but the run failed otherwise: check-failed`}},
+		{mode: "sched-stall", want: []string{"scheduler-ejected: scheduler fixture failed during the test", "kernel: sched_ext disabled it (runnable task stall: ", "] failed to run for ", "scheduler fixture log (last lines):", "scx_fixture: attached"},
+			absent: []string{"watchdog failed to check in"}},
+		{mode: "sched-error", want: []string{"scheduler-ejected: scheduler fixture failed during the test", "kernel: sched_ext disabled it (scx_bpf_error: fixture: error after 300 dispatches)"}},
+		{mode: "sched-error-on-exit", want: []string{"scheduler-ejected: scheduler fixture was disabled by the kernel at the end of the test", "(scx_bpf_error: fixture: error on exit)"}},
+		{mode: "sched-exits", want: []string{"scheduler-start-failed: scheduler fixture exited with status 2 before sched_ext enabled it", "flag provided but not defined: -no-such-flag"}},
+		{mode: "sched-never-attaches", want: []string{`scheduler-not-attached: scheduler tail did not attach: it is running but sched_ext still reads "disabled" after`}},
 		{mode: "sched-missing", want: []string{"scheduler nope: scheduler binary not found", "scx_does_not_exist"}, absent: []string{"boot to test function", "accel"}},
-		{mode: "sleep", env: []string{"KTSTR_TIMEOUT=20s"}, want: []string{"guest did not finish: killed after the host-side 20s limit (tcg, 2 vCPUs)"}},
+		{mode: "sleep", env: []string{"KTSTR_TIMEOUT=20s"}, want: []string{"guest-hang: guest did not finish: killed after the host-side 20s limit (tcg, 2 vCPU(s)"}},
+		// An invalid setting is a mistake to fix, not a reason to skip,
+		// with or without CI.
+		{mode: "pass", env: []string{"CI=", "KTSTR_TIMEOUT=abc"}, want: []string{`KTSTR_TIMEOUT="abc": not a positive duration`}, absent: []string{"SKIP", "boot to test function"}},
+		{mode: "pass", env: []string{"CI=", "KTSTR_ACCEL=kvmm"}, want: []string{`KTSTR_ACCEL="kvmm": not an accelerator`}, absent: []string{"SKIP"}},
+		{mode: "pass", env: []string{"CI=", "KTSTR_KERNEL=/nonexistent"}, want: []string{`KTSTR_KERNEL="/nonexistent"`}, absent: []string{"SKIP"}},
+		{mode: "pass", env: []string{"CI=", "KTSTR_JOBS=abc"}, want: []string{`KTSTR_JOBS="abc": not a whole number`}, absent: []string{"SKIP"}},
 	} {
-		t.Run(tc.mode, func(t *testing.T) {
+		t.Run(tc.mode+strings.Join(tc.env, ","), func(t *testing.T) {
 			t.Parallel()
 			h := startHelper(t, tc.mode, nil, tc.env...)
 			code, out := h.wait(10 * time.Minute)
@@ -243,6 +290,59 @@ func TestFailureModes(t *testing.T) {
 			h.checkNothingLeft()
 		})
 	}
+}
+
+// TestGoTestFlags: -count=2 runs a VM test twice (the Run calls of each
+// iteration are numbered afresh, as in the guest), and -short skips it.
+func TestGoTestFlags(t *testing.T) {
+	if ktstr.InGuest() {
+		t.Skip("host-only")
+	}
+	ktstr.RequireVM(t)
+	t.Run("count", func(t *testing.T) {
+		results := t.TempDir()
+		h := startHelper(t, "pass", []string{"-test.count=2"}, "KTSTR_RESULTS_DIR="+results)
+		code, out := h.wait(10 * time.Minute)
+		if code != 0 || strings.Count(out, "--- PASS: TestHelperFailure/pass") != 2 || strings.Count(out, "guest: passing run") != 2 {
+			t.Errorf("exit code %d, want two passing iterations; output:\n%s", code, out)
+		}
+		h.checkNothingLeft()
+		// One record per iteration, each with the kernel it booted.
+		recs, err := report.Read(results)
+		if err != nil || len(recs) != 2 || recs[0].Iteration != 0 || recs[1].Iteration != 1 || !recs[1].Passed || recs[0].Kernel == "" {
+			t.Errorf("records: %+v, %v; want one per iteration", recs, err)
+		}
+	})
+	t.Run("artifacts", func(t *testing.T) {
+		out := t.TempDir()
+		h := startHelper(t, "fail", []string{"-test.artifacts", "-test.outputdir=" + out})
+		if code, output := h.wait(10 * time.Minute); code == 0 {
+			t.Fatalf("helper passed; output:\n%s", output)
+		}
+		h.checkNothingLeft()
+		var found []string
+		_ = filepath.WalkDir(out, func(p string, d os.DirEntry, err error) error {
+			if err == nil && strings.HasSuffix(p, ".json") {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if len(found) != 1 {
+			t.Fatalf("want one record in the artifact directory, found %v", found)
+		}
+		raw, _ := os.ReadFile(found[0])
+		if !strings.Contains(string(raw), `"kind": "check-failed"`) {
+			t.Errorf("record lacks the failure kind:\n%s", raw)
+		}
+	})
+	t.Run("short", func(t *testing.T) {
+		h := startHelper(t, "pass", []string{"-test.short"})
+		code, out := h.wait(time.Minute)
+		if code != 0 || !strings.Contains(out, "--- SKIP: TestHelperFailure/pass") || !strings.Contains(out, "-short") || strings.Contains(out, "boot to test function") {
+			t.Errorf("exit code %d, want a skip saying -short; output:\n%s", code, out)
+		}
+		h.checkNothingLeft()
+	})
 }
 
 // hostPath is the path of a host command, or "" (inside the guest, where

@@ -17,24 +17,34 @@
 // the function passed to Run runs on both sides; keep it free of side
 // effects.
 //
-// Environment:
+// A failed run has exactly one Kind (CheckFailed, SchedulerEjected,
+// KernelPanic, ...: see package verdict), shown in the test output and the
+// JSON records. RunE returns the failure as an error for errors.Is and
+// errors.As; ExpectErr and ExpectFailure say which failure a test expects.
 //
-//	KTSTR_KERNEL     kernel image, build directory or cache key (default: newest cached build)
+// Environment (every variable is validated: an invalid value fails the
+// test and says how to fix it):
+//
+//	KTSTR_KERNEL     kernel image, build directory or cache key (default: the cached build of the current recipe)
 //	KTSTR_ACCEL      kvm or tcg (default: kvm where hardware virtualization works)
 //	KTSTR_QEMU       QEMU binary (default: qemu-system-x86_64 on PATH)
-//	KTSTR_CACHE_DIR  cache root (default: $XDG_CACHE_HOME/ktstr)
+//	KTSTR_CACHE_DIR  cache root, absolute (default: $XDG_CACHE_HOME/ktstr)
 //	KTSTR_SCHEDULER  scheduler binary or directory searched first by Discover
 //	KTSTR_JOBS       VMs run at once on the host, across processes (default: host CPUs / 2, at least 1)
 //	KTSTR_TIMEOUT    host-side limit per VM, overriding the computed one (e.g. 90s)
-//	KTSTR_CONSOLE    when set, stream the guest console into the test log
+//	KTSTR_CONSOLE    when true (1), stream the guest console into the test log
 //	KTSTR_RESULTS_DIR  write one JSON record per VM run there (see package report); use
 //	                 an absolute path: go test runs each package in its own directory
+//	CI               when true, a missing prerequisite fails VM tests instead of skipping them
+//
+// go test -short skips every VM test.
 package ktstr
 
 import (
 	"github.com/ktstr-go/ktstr/gauntlet"
 	"github.com/ktstr-go/ktstr/scheduler"
 	"github.com/ktstr-go/ktstr/topology"
+	"github.com/ktstr-go/ktstr/verdict"
 	"github.com/ktstr-go/ktstr/verify"
 )
 
@@ -60,7 +70,42 @@ type (
 	Constraints = gauntlet.Constraints
 	// AssertResult is the outcome of a test function's checks.
 	AssertResult = verify.Result
+	// Failure is a failed run: its Kind and the evidence (see package
+	// verdict). RunE returns one.
+	Failure = verdict.Failure
+	// Kind is the kind of a failed run; every Kind is an error usable with
+	// errors.Is.
+	Kind = verdict.Kind
+	// Expect describes the failure a test expects (Test.ExpectFailure).
+	Expect = verdict.Expect
 )
+
+// The failure kinds (see package verdict for what each means).
+const (
+	CheckFailed          = verdict.CheckFailed
+	TestError            = verdict.TestError
+	TestPanic            = verdict.TestPanic
+	SchedulerStartFailed = verdict.SchedulerStartFailed
+	SchedulerNotAttached = verdict.SchedulerNotAttached
+	SchedulerDied        = verdict.SchedulerDied
+	SchedulerEjected     = verdict.SchedulerEjected
+	KernelPanic          = verdict.KernelPanic
+	GuestHang            = verdict.GuestHang
+	HarnessError         = verdict.HarnessError
+)
+
+// ExpectCheck expects the check with id check to fail (for example
+// verify.CheckSpread, "spread").
+func ExpectCheck(check string) Expect { return Expect{Kind: CheckFailed, Check: check} }
+
+// ExpectKind expects a failure of kind k, such as KernelPanic, which plain
+// ExpectErr does not accept.
+func ExpectKind(k Kind) Expect { return Expect{Kind: k} }
+
+// ExpectEjection expects the kernel to eject the scheduler with reason in
+// its exit reason or message (for example "failed to run for"; "" for any
+// ejection).
+func ExpectEjection(reason string) Expect { return Expect{Kind: SchedulerEjected, Reason: reason} }
 
 // Bool values.
 const (

@@ -8,9 +8,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/ktstr-go/ktstr/guest"
+	"github.com/ktstr-go/ktstr/internal/guest"
 	"github.com/ktstr-go/ktstr/internal/proto"
-	"github.com/ktstr-go/ktstr/scheduler"
 	"github.com/ktstr-go/ktstr/vm"
 	"github.com/ktstr-go/ktstr/workload"
 )
@@ -49,7 +48,7 @@ func Main(m *testing.M) {
 func roleMain() (int, bool) {
 	switch os.Getenv(proto.EnvRole) {
 	case proto.RoleSentinel:
-		return scheduler.SentinelMain(), true
+		return guest.SentinelMain(), true
 	case proto.RoleWorker:
 		return workload.WorkerMain(), true
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/gauntlet"
+	"github.com/ktstr-go/ktstr/internal/plan"
+	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/scheduler"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/verify"
@@ -23,40 +25,17 @@ const (
 	defaultWatchdogS        = 4
 )
 
+// Upper bounds of the counts and durations of a Test: far above anything
+// useful, low enough that no limit derived from them can overflow.
+const (
+	maxDurationS        = 3600
+	maxWatchdogS        = 3600
+	maxReplicas         = 1000
+	maxWorkersPerCgroup = 4096
+	maxMemoryMB         = 1 << 20 // 1 TiB
+)
+
 var defaultTopology = topology.New(1, 1, 2, 1)
-
-// plan is a Test with inheritance resolved and everything validated.
-type plan struct {
-	test        Test
-	topo        topology.Topology
-	memoryMB    int
-	duration    time.Duration
-	workers     int
-	replicas    int
-	watchdog    time.Duration
-	checks      verify.Config
-	constraints gauntlet.Constraints
-	autoRepro   bool
-	include     []string // absolute host paths
-	profile     scheduler.Profile
-	schedArgs   []string // the scheduler's command line, guest paths
-	schedBinary string   // host path of the scheduler binary; "" for EEVDF
-}
-
-// locateScheduler finds the scheduler binary on the host, so that a
-// missing one is reported before any VM boots.
-func (p *plan) locateScheduler() error {
-	s := p.test.Scheduler
-	if s.IsEEVDF() {
-		return nil
-	}
-	bin, err := s.Binary.Resolve()
-	if err != nil {
-		return fmt.Errorf("scheduler %s: %w", s.DisplayName(), err)
-	}
-	p.schedBinary = bin
-	return nil
-}
 
 // Guest paths of the scheduler binary and its config file.
 const (
@@ -64,22 +43,29 @@ const (
 	guestSchedConfig = "/ktstr/sched-config"
 )
 
-// resolve applies inheritance (test, then scheduler, then defaults) and
-// validates the result. Every error names the field and the rule.
-func resolve(t Test) (*plan, error) {
+// resolve applies inheritance (test, then scheduler, then defaults),
+// validates the result and finds the scheduler binary on the host, so that
+// a missing one is reported before any VM boots. Every error names the
+// field and the rule.
+func resolve(t Test) (*plan.Plan, error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 
 	for _, f := range []struct {
 		name string
 		v    int
+		max  int
 	}{
-		{"NumaNodes", t.NumaNodes}, {"LLCs", t.LLCs}, {"Sockets", t.Sockets}, {"Cores", t.Cores},
-		{"Threads", t.Threads}, {"MemoryMB", t.MemoryMB}, {"DurationS", t.DurationS},
-		{"WorkersPerCgroup", t.WorkersPerCgroup}, {"Replicas", t.Replicas}, {"WatchdogTimeoutS", t.WatchdogTimeoutS},
+		{"NumaNodes", t.NumaNodes, topology.MaxCPUs}, {"LLCs", t.LLCs, topology.MaxCPUs}, {"Sockets", t.Sockets, topology.MaxCPUs},
+		{"Cores", t.Cores, topology.MaxCPUs}, {"Threads", t.Threads, topology.MaxCPUs}, {"MemoryMB", t.MemoryMB, maxMemoryMB},
+		{"DurationS", t.DurationS, maxDurationS}, {"WorkersPerCgroup", t.WorkersPerCgroup, maxWorkersPerCgroup},
+		{"Replicas", t.Replicas, maxReplicas}, {"WatchdogTimeoutS", t.WatchdogTimeoutS, maxWatchdogS},
 	} {
-		if f.v < 0 {
+		switch {
+		case f.v < 0:
 			bad("%s is %d: must be at least 1 (leave it 0 to inherit the default)", f.name, f.v)
+		case f.v > f.max:
+			bad("%s is %d: at most %d", f.name, f.v, f.max)
 		}
 	}
 	llcs := t.LLCs
@@ -99,8 +85,8 @@ func resolve(t Test) (*plan, error) {
 			name string
 			v    int
 		}{{"NumaNodes", schedTopo.NumaNodes}, {"LLCs", schedTopo.LLCs}, {"Cores", schedTopo.Cores}, {"Threads", schedTopo.Threads}} {
-			if f.v < 0 {
-				bad("Scheduler %q Topology.%s is %d: must be at least 1", s.DisplayName(), f.name, f.v)
+			if f.v < 0 || f.v > topology.MaxCPUs {
+				bad("Scheduler %q Topology.%s is %d: must be from 1 to %d (or 0 to leave it to the defaults)", s.DisplayName(), f.name, f.v, topology.MaxCPUs)
 			}
 		}
 		if err := schedChecks.Validate(); err != nil {
@@ -110,32 +96,36 @@ func resolve(t Test) (*plan, error) {
 			bad("Scheduler %q Constraints: %w", s.DisplayName(), err)
 		}
 	}
-	p := &plan{
-		test: t,
-		topo: topology.New(
+	p := &plan.Plan{
+		Kind: proto.KindTest,
+		Topology: topology.New(
 			first(t.NumaNodes, schedTopo.NumaNodes, defaultTopology.NumaNodes),
 			first(llcs, schedTopo.LLCs, defaultTopology.LLCs),
 			first(t.Cores, schedTopo.Cores, defaultTopology.Cores),
 			first(t.Threads, schedTopo.Threads, defaultTopology.Threads)),
-		memoryMB: first(t.MemoryMB, defaultMemoryMB),
-		duration: time.Duration(first(t.DurationS, defaultDurationS)) * time.Second,
-		workers:  first(t.WorkersPerCgroup, defaultWorkersPerCgroup),
-		replicas: first(t.Replicas, defaultReplicas),
-		watchdog: time.Duration(first(t.WatchdogTimeoutS, defaultWatchdogS)) * time.Second,
+		MemoryMB:      first(t.MemoryMB, defaultMemoryMB),
+		Duration:      time.Duration(first(t.DurationS, defaultDurationS)) * time.Second,
+		Workers:       first(t.WorkersPerCgroup, defaultWorkersPerCgroup),
+		Replicas:      first(t.Replicas, defaultReplicas),
+		SchedulerName: t.Scheduler.DisplayName(),
 	}
 	if len(errs) == 0 {
-		if err := p.topo.Validate(); err != nil {
-			bad("topology %s: %w", p.topo, err)
-		} else if p.memoryMB < topology.MinNodeMemoryMB*p.topo.NumaNodes {
-			bad("MemoryMB is %d: %d NUMA nodes need at least %d MB each", p.memoryMB, p.topo.NumaNodes, topology.MinNodeMemoryMB)
+		if err := p.Topology.Validate(); err != nil {
+			bad("topology %s: %w", p.Topology, err)
+		} else if p.MemoryMB < topology.MinNodeMemoryMB*p.Topology.NumaNodes {
+			bad("MemoryMB is %d: %d NUMA nodes need at least %d MB each", p.MemoryMB, p.Topology.NumaNodes, topology.MinNodeMemoryMB)
 		}
 	}
 
-	tc := t.checks()
-	if err := tc.Validate(); err != nil {
+	tc, err := verify.FromStruct(t)
+	if err != nil {
+		// The Test struct and the table of checks disagree: a bug of this
+		// package, caught by its tests.
+		bad("ktstr: %w", err)
+	} else if err := tc.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	p.checks = verify.Merge(verify.Defaults(), schedChecks, tc)
+	p.Checks = verify.Merge(verify.Defaults(), schedChecks, tc)
 
 	testCons := gauntlet.Constraints{
 		MinLLCs: t.MinLLCs, MaxLLCs: t.MaxLLCs, MinCPUs: t.MinCPUs, MaxCPUs: t.MaxCPUs,
@@ -144,38 +134,61 @@ func resolve(t Test) (*plan, error) {
 	if err := testCons.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	p.constraints = gauntlet.MergeConstraints(gauntlet.DefaultConstraints(), schedCons, testCons)
-	if err := p.constraints.Validate(); err != nil {
+	p.Constraints = gauntlet.MergeConstraints(gauntlet.DefaultConstraints(), schedCons, testCons)
+	if err := p.Constraints.Validate(); err != nil {
 		bad("merged topology constraints: %w", err)
 	}
 
 	if t.PerformanceMode {
 		bad("PerformanceMode: not supported yet (vCPU pinning, hugepages and RT vCPU threads are not implemented); leave it false")
 	}
+	if t.ExpectErr || t.ExpectFailure != (Expect{}) {
+		e := t.ExpectFailure
+		if err := e.Validate(); err != nil {
+			bad("ExpectFailure: %w", err)
+		}
+		p.Expect = &e
+	}
 	// ExpectErr disables auto-repro, as the page says.
-	p.autoRepro = t.AutoRepro.Or(On).True() && !t.ExpectErr
+	p.AutoRepro = t.AutoRepro.Or(On).True() && p.Expect == nil
 
 	profiles, err := t.Scheduler.GenerateProfiles(t.RequiredFlags, t.ExcludedFlags)
 	if err != nil {
 		errs = append(errs, err)
-	} else {
-		p.profile = profiles[0]
 	}
 	if s := t.Scheduler; s != nil {
-		if !s.IsEEVDF() {
-			var cfg string
-			if s.ConfigFile != "" {
-				cfg = path.Join(guestSchedConfig, filepath.Base(s.ConfigFile))
-				if st, err := os.Stat(s.ConfigFile); err != nil || !st.Mode().IsRegular() {
-					bad("Scheduler %q ConfigFile %q: not a readable regular file", s.DisplayName(), s.ConfigFile)
-				}
-			}
-			p.schedArgs = s.Args(cfg, t.ExtraSchedArgs, p.profile)
-		} else if len(t.ExtraSchedArgs) > 0 || len(s.SchedArgs) > 0 || s.ConfigFile != "" || len(s.Flags) > 0 {
-			bad("ExtraSchedArgs/SchedArgs/ConfigFile/Flags given but the scheduler is EEVDF, which takes no arguments (Sysctls and KernelArgs do apply)")
-		}
+		p.Sysctls, p.KernelArgs = s.Sysctls, s.KernelArgs
 		if err := scheduler.ValidateKernelArgs(s.KernelArgs); err != nil {
 			bad("Scheduler %q %w", s.DisplayName(), err)
+		}
+		if err := scheduler.ValidateSysctls(s.Sysctls); err != nil {
+			bad("Scheduler %q %w", s.DisplayName(), err)
+		}
+		if !s.IsEEVDF() {
+			sp := &plan.Scheduler{
+				Name:     s.DisplayName(),
+				Watchdog: time.Duration(first(t.WatchdogTimeoutS, defaultWatchdogS)) * time.Second,
+			}
+			var cfg string
+			if s.ConfigFile != "" {
+				abs, err := filepath.Abs(s.ConfigFile)
+				st, serr := os.Stat(abs)
+				if err != nil || serr != nil || !st.Mode().IsRegular() {
+					bad("Scheduler %q ConfigFile %q: not a readable regular file", s.DisplayName(), s.ConfigFile)
+				}
+				cfg = path.Join(guestSchedConfig, filepath.Base(abs))
+				sp.ConfigFile = &plan.File{Guest: cfg, Host: abs}
+			}
+			if len(profiles) > 0 {
+				sp.Profile = profiles[0].Name
+				sp.Args = s.Args(cfg, t.ExtraSchedArgs, profiles[0])
+			}
+			if w := t.BpfMapWrite; w != nil {
+				sp.BpfMapWrite = &proto.BpfMapWrite{Map: w.Map, Key: w.Key, Value: w.Value}
+			}
+			p.Scheduler = sp
+		} else if len(t.ExtraSchedArgs) > 0 || len(s.SchedArgs) > 0 || s.ConfigFile != "" || len(s.Flags) > 0 {
+			bad("ExtraSchedArgs/SchedArgs/ConfigFile/Flags given but the scheduler is EEVDF, which takes no arguments (Sysctls and KernelArgs do apply)")
 		}
 	} else if len(t.ExtraSchedArgs) > 0 {
 		bad("ExtraSchedArgs given but the test has no Scheduler")
@@ -206,15 +219,31 @@ func resolve(t Test) (*plan, error) {
 		}
 		base := filepath.Base(abs)
 		if other, dup := seen[base]; dup && other != abs {
-			bad("IncludeFiles %q and %q: both would be /include-files/%s", other, f, base)
+			bad("IncludeFiles %q and %q: both would be %s/%s", other, f, proto.IncludeDir, base)
 		}
 		seen[base] = abs
-		p.include = append(p.include, abs)
+		p.Include = append(p.Include, plan.File{Guest: path.Join(proto.IncludeDir, base), Host: abs, Binary: true})
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("invalid ktstr.Test: %w", errors.Join(errs...))
 	}
 	return p, nil
+}
+
+// locateScheduler finds the scheduler binary on the host and completes the
+// plan's scheduler with it.
+func locateScheduler(p *plan.Plan, s *Scheduler) error {
+	if p.Scheduler == nil {
+		return nil
+	}
+	bin, err := s.Binary.Resolve()
+	if err != nil {
+		return fmt.Errorf("scheduler %s: %w", s.DisplayName(), err)
+	}
+	p.Scheduler.Binary = bin
+	p.Scheduler.GuestPath = path.Join(guestSchedDir, filepath.Base(bin))
+	p.Scheduler.OpsNames = []string{s.DisplayName(), filepath.Base(bin)}
+	return nil
 }
 
 // first returns the first non-zero value.

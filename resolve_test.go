@@ -3,6 +3,7 @@ package ktstr
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -51,7 +52,21 @@ func TestResolveValidation(t *testing.T) {
 		{"bad Bool", Test{NotStarved: Bool(7)}, "NotStarved is Bool(7)"},
 		{"unknown required flag", Test{Scheduler: sched, RequiredFlags: []FlagName{"nope"}}, `RequiredFlags: unknown flag "nope"`},
 		{"no valid profile", Test{Scheduler: sched, RequiredFlags: []FlagName{"steal"}, ExcludedFlags: []FlagName{"llc"}}, `required flag "steal" needs "llc", which is excluded`},
-		{"reserved kernel arg", Test{Scheduler: &Scheduler{Name: "k", Binary: Discover("k"), KernelArgs: []string{"console=tty0"}}}, "cannot be overridden"},
+		{"reserved kernel arg", Test{Scheduler: &Scheduler{Name: "k", Binary: Discover("k"), KernelArgs: []string{"console=tty0"}}}, "the harness owns the serial console"},
+		{"reserved kernel arg, dashes", Test{Scheduler: &Scheduler{Name: "k", Binary: Discover("k"), KernelArgs: []string{"panic-on-oops=0"}}}, `"panic-on-oops=0"`},
+		{"reserved kernel arg, sysctl", Test{Scheduler: &Scheduler{Name: "k", Binary: Discover("k"), KernelArgs: []string{"sysctl.kernel.panic=0"}}}, `"sysctl.kernel.panic=0"`},
+		{"reserved kernel arg, tab", Test{Scheduler: &Scheduler{Name: "k", Binary: Discover("k"), KernelArgs: []string{"a=1\tpanic=0"}}}, "KernelArgs"},
+		{"reserved kernel arg for EEVDF", Test{Scheduler: &Scheduler{Name: "e", KernelArgs: []string{"loglevel=0"}}}, `"loglevel=0"`},
+		{"reserved sysctl", Test{Scheduler: &Scheduler{Name: "k", Binary: Discover("k"), Sysctls: map[string]string{"kernel.panic_on_oops": "0"}}}, "kernel.panic_on_oops"},
+		{"escaping sysctl", Test{Scheduler: &Scheduler{Name: "k", Binary: Discover("k"), Sysctls: map[string]string{"../sysrq-trigger": "c"}}}, "sysrq-trigger"},
+		{"absurd LLCs", Test{LLCs: 4611686018427387904}, "LLCs is 4611686018427387904: at most 512"},
+		{"absurd duration", Test{DurationS: 1 << 40}, "DurationS is 1099511627776: at most 3600"},
+		{"absurd watchdog", Test{WatchdogTimeoutS: 1 << 40}, "WatchdogTimeoutS is 1099511627776: at most 3600"},
+		{"absurd replicas", Test{Replicas: 1 << 30}, "Replicas is 1073741824: at most 1000"},
+		{"absurd memory", Test{MemoryMB: 1 << 40}, "MemoryMB is 1099511627776: at most 1048576"},
+		{"scheduler topology absurd", Test{Scheduler: &Scheduler{Name: "t", Binary: Discover("t"), Topology: Topo(1, 1<<40, 1, 1)}}, "Topology.LLCs is 1099511627776"},
+		{"expect check with other kind", Test{ExpectFailure: Expect{Kind: KernelPanic, Check: "gap"}}, "a check id only goes with kind check-failed"},
+		{"expect unknown kind", Test{ExpectFailure: Expect{Kind: "fine"}}, `expected failure kind "fine"`},
 		{"args for EEVDF", Test{ExtraSchedArgs: []string{"-v"}}, "ExtraSchedArgs given but the test has no Scheduler"},
 		{"missing config file", Test{Scheduler: &Scheduler{Name: "c", Binary: Discover("c"), ConfigFile: "/nonexistent.json"}}, `ConfigFile "/nonexistent.json"`},
 		{"unknown excluded flag", Test{Scheduler: sched, ExcludedFlags: []FlagName{"nope"}}, `ExcludedFlags: unknown flag "nope"`},
@@ -114,8 +129,8 @@ func TestResolveInheritance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.topo != tc.want {
-				t.Errorf("topology %s, want %s", p.topo, tc.want)
+			if p.Topology != tc.want {
+				t.Errorf("topology %s, want %s", p.Topology, tc.want)
 			}
 		})
 	}
@@ -123,19 +138,61 @@ func TestResolveInheritance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.memoryMB != 2048 || p.duration != 2*time.Second || p.workers != 2 || p.replicas != 1 || p.watchdog != 4*time.Second || !p.autoRepro {
+	if p.MemoryMB != 2048 || p.Duration != 2*time.Second || p.Workers != 2 || p.Replicas != 1 || p.Scheduler.Watchdog != 4*time.Second || !p.AutoRepro || p.Expect != nil {
 		t.Errorf("execution defaults: %+v", p)
 	}
-	if v, _ := p.checks.MaxGapMs.Value(); v != 5000 {
-		t.Errorf("MaxGapMs %v, want the scheduler's 5000", p.checks.MaxGapMs)
+	if v, _ := p.Checks.MaxGapMs.Value(); v != 5000 {
+		t.Errorf("MaxGapMs %v, want the scheduler's 5000", p.Checks.MaxGapMs)
 	}
-	if p.checks.Isolation != verify.Off {
-		t.Errorf("Isolation %v, want the test's Off over the scheduler's On", p.checks.Isolation)
+	if p.Checks.Isolation != verify.Off {
+		t.Errorf("Isolation %v, want the test's Off over the scheduler's On", p.Checks.Isolation)
 	}
-	if v, _ := p.checks.MaxSpreadPct.Value(); v != 15 || !p.checks.NotStarved.True() {
-		t.Errorf("framework defaults lost: %+v", p.checks)
+	if v, _ := p.Checks.MaxSpreadPct.Value(); v != 15 || !p.Checks.NotStarved.True() {
+		t.Errorf("framework defaults lost: %+v", p.Checks)
 	}
-	if p, _ := resolve(Test{ExpectErr: true}); p.autoRepro {
-		t.Error("ExpectErr must disable AutoRepro")
+	if p, _ := resolve(Test{ExpectErr: true}); p.AutoRepro || p.Expect == nil || *p.Expect != (Expect{}) {
+		t.Errorf("ExpectErr: AutoRepro %v, Expect %v; want off and the default expectation", p.AutoRepro, p.Expect)
+	}
+	if p, _ := resolve(Test{ExpectFailure: ExpectCheck("spread")}); p.Expect == nil || p.Expect.Check != "spread" || p.AutoRepro {
+		t.Errorf("ExpectFailure implies ExpectErr: Expect %v, AutoRepro %v", p.Expect, p.AutoRepro)
+	}
+}
+
+// The Test struct carries every setting of verify's table of checks, with
+// the same name and type: resolve copies them by name, so a check added to
+// the table without its Test field (or the other way round) fails here.
+func TestTestFieldsMatchChecks(t *testing.T) {
+	c, err := verify.FromStruct(Test{MaxGapMs: Val(7), Isolation: On})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := c.MaxGapMs.Value(); v != 7 || c.Isolation != On {
+		t.Errorf("FromStruct lost values: %+v", c)
+	}
+	tt := reflect.TypeOf(Test{})
+	for _, s := range verify.Settings() {
+		if _, ok := tt.FieldByName(s.Field); !ok {
+			t.Errorf("verify's table has %s, ktstr.Test has no such field", s.Field)
+		}
+	}
+}
+
+func TestImportPath(t *testing.T) {
+	root := t.TempDir()
+	if err := os.WriteFile(filepath.Join(root, "go.mod"), []byte("// c\nmodule example.com/m\n\ngo 1.26\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(root, "a", "b")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := importPath(sub); got != "example.com/m/a/b" {
+		t.Errorf("importPath(sub) = %q", got)
+	}
+	if got := importPath(root); got != "example.com/m" {
+		t.Errorf("importPath(root) = %q", got)
+	}
+	if got := importPath("/"); got != "/" {
+		t.Errorf("importPath(/) = %q", got)
 	}
 }

@@ -4,223 +4,253 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
-	"path"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ktstr-go/ktstr/internal/plan"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/internal/runner"
 	"github.com/ktstr-go/ktstr/report"
+	"github.com/ktstr-go/ktstr/verdict"
 	"github.com/ktstr-go/ktstr/verify"
-	"github.com/ktstr-go/ktstr/vm"
 )
 
 // Func is a test function. It runs inside the guest.
 type Func func(ctx *Ctx) (AssertResult, error)
 
 // Run runs fn inside a VM built as test declares and reports the outcome on
-// t: a failed check, an error returned by fn, a panic, a guest kernel panic
-// or a hang each fail t with the relevant guest output. With
-// Test.ExpectErr the outcome is inverted. With Test.Replicas above one each
-// replica is a subtest.
+// t: any failure fails t with its kind and evidence (a failed check, an
+// error returned by fn, a panic, a scheduler that failed, a guest kernel
+// panic, a hang, a harness error). With Test.ExpectErr the test passes only
+// on the expected failure. With Test.Replicas above one each replica is a
+// subtest. go test -short skips it.
 //
 // Run is called on the host and again inside the guest (where it runs fn
 // only if this call is the one the VM was booted for), so call it the same
 // way each time the test runs.
 func Run(t *testing.T, test Test, fn Func) {
 	t.Helper()
-	occurrence := nextOccurrence(t.Name())
+	run(t, test, fn, true)
+}
+
+// RunE is Run that returns the run's failure instead of judging it: nil
+// when the run passed, else an error wrapping a *Failure (errors.As) whose
+// Kind answers errors.Is (ktstr.SchedulerEjected, ...); with replicas, the
+// failures of every replica joined. ExpectErr and ExpectFailure are not
+// applied: the caller judges the error. An invalid Test still fails t, and
+// a missing prerequisite still skips it.
+func RunE(t *testing.T, test Test, fn Func) error {
+	t.Helper()
+	return run(t, test, fn, false)
+}
+
+func run(t *testing.T, test Test, fn Func, judge bool) error {
+	t.Helper()
+	occurrence, iteration := callIndex(t)
 	if inGuest != nil {
 		runInGuest(t, occurrence, fn)
-		return
+		return nil
 	}
 	if !mainCalled.Load() {
 		t.Fatal("ktstr: call ktstr.Main(m) from TestMain: the test binary is the guest's init and needs it\n\tfunc TestMain(m *testing.M) { ktstr.Main(m) }")
+	}
+	if testing.Short() {
+		t.Skip("ktstr: -short: skipping a test that boots a VM")
 	}
 	p, err := resolve(test)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := p.locateScheduler(); err != nil {
+	if err := locateScheduler(p, test.Scheduler); err != nil {
 		t.Fatalf("ktstr: %v", err)
 	}
 	env := hostEnvironment(t)
-	if p.replicas == 1 {
-		runReplica(t, env, p, t.Name(), occurrence, 0, fn)
-		return
+	id := runner.RunID{Test: t.Name(), Occurrence: occurrence}
+	if p.Replicas == 1 {
+		return replica(t, env, p, id, iteration, judge)
 	}
-	name := t.Name()
-	for i := 0; i < p.replicas; i++ {
+	var errs []error
+	for i := 0; i < p.Replicas; i++ {
 		t.Run(fmt.Sprintf("replica_%d", i+1), func(t *testing.T) {
-			runReplica(t, env, p, name, occurrence, i, fn)
+			rid := id
+			rid.Replica = i
+			if err := replica(t, env, p, rid, iteration, judge); err != nil {
+				errs = append(errs, fmt.Errorf("replica %d: %w", i+1, err))
+			}
 		})
 	}
+	return errors.Join(errs...)
 }
 
-var occurrences = struct {
+// calls counts, per *testing.T, the Run calls of a test (its occurrence
+// numbers), and per test name the go test -count iterations seen, so that
+// every iteration's calls number from 0 as in the guest, which runs one
+// iteration.
+var calls = struct {
 	sync.Mutex
-	m map[string]int
-}{m: map[string]int{}}
+	occurrences map[*testing.T]int
+	iteration   map[*testing.T]int
+	iterations  map[string]int
+}{occurrences: map[*testing.T]int{}, iteration: map[*testing.T]int{}, iterations: map[string]int{}}
 
-// nextOccurrence numbers the Run calls of one test, from 0.
-func nextOccurrence(name string) int {
-	occurrences.Lock()
-	defer occurrences.Unlock()
-	n := occurrences.m[name]
-	occurrences.m[name] = n + 1
-	return n
+// callIndex returns the occurrence of this Run call within t and t's
+// iteration.
+func callIndex(t *testing.T) (occurrence, iteration int) {
+	calls.Lock()
+	defer calls.Unlock()
+	it, seen := calls.iteration[t]
+	if !seen {
+		it = calls.iterations[t.Name()]
+		calls.iterations[t.Name()] = it + 1
+		calls.iteration[t] = it
+		t.Cleanup(func() {
+			calls.Lock()
+			defer calls.Unlock()
+			delete(calls.occurrences, t)
+			delete(calls.iteration, t)
+		})
+	}
+	n := calls.occurrences[t]
+	calls.occurrences[t] = n + 1
+	return n, it
 }
 
-// runReplica boots one VM and reports its outcome on t.
-func runReplica(t *testing.T, env *hostEnv, p *plan, name string, occurrence, replica int, fn Func) {
+// replica boots one VM, reports on t and, when judge is set, fails t unless
+// the outcome is what the test expects. It returns the run's failure.
+func replica(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, iteration int, judge bool) error {
 	t.Helper()
 	ctx := context.Background()
 	if dl, ok := t.Deadline(); ok {
 		// Stop before go test's own timeout, which would kill the process
 		// without a word about the guest.
-		margin := time.Until(dl) / 20
-		if margin < 5*time.Second {
-			margin = 5 * time.Second
-		}
+		margin := max(time.Until(dl)/20, 5*time.Second)
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadlineCause(ctx, dl.Add(-margin), errors.New("go test -timeout is about to expire"))
 		defer cancel()
 	}
-	o, err := bootVM(ctx, t, env, p, name, occurrence, replica)
+	o, failure := boot(ctx, t, env, p, id)
 	if interrupted.Load() {
 		// The signal handler is stopping every VM and will exit the
 		// process with the signal's status; don't report a failure first.
 		select {}
 	}
-	if err != nil {
-		t.Fatalf("ktstr: %v", err)
-	}
-	failure := outcomeFailure(o)
-	if !o.Started.IsZero() {
+	if o != nil && !o.Started.IsZero() {
 		t.Logf("ktstr: boot to test function %.2fs (%s), total %.2fs", o.Started.Sub(o.Begin).Seconds(), o.Phases(), o.End.Sub(o.Begin).Seconds())
 	}
-	if !testing.Verbose() && failure != nil {
-		for _, l := range o.Logs {
+	if o != nil && !testing.Verbose() && failure != nil {
+		for _, l := range o.Logs.Lines() {
 			t.Logf("guest: %s", l)
 		}
 	}
-	rec := record(env, p, name, replica, o, failure)
+	rec := record(env, p, id, iteration, o, failure, judge)
 	if testing.Verbose() && failure == nil && rec.Result != nil && len(rec.Result.Cgroups) > 0 {
 		t.Logf("ktstr: %s", rec.Result)
 	}
-	if dir := os.Getenv("KTSTR_RESULTS_DIR"); dir != "" {
-		if err := report.Write(dir, rec); err != nil {
-			t.Errorf("ktstr: %v", err)
+	writeRecord(t, env, rec)
+	if failure == nil {
+		if judge && p.Expect != nil {
+			t.Errorf("ktstr: ExpectErr: the run passed, want %s", p.Expect)
 		}
+		return nil
 	}
 	switch {
-	case p.test.ExpectErr && failure == nil:
-		t.Errorf("ktstr: ExpectErr is set but the run succeeded")
-	case p.test.ExpectErr:
-		t.Logf("ktstr: failed as expected (ExpectErr): %v", failure)
-	case failure != nil:
+	case !judge:
+		t.Logf("ktstr: %v", failure)
+	case p.Expect == nil:
 		t.Errorf("ktstr: %v", failure)
+	case p.Expect.Match(failure):
+		t.Logf("ktstr: failed as expected (%s): %s", p.Expect, failure.Error())
+	default:
+		t.Errorf("ktstr: ExpectErr: want %s, but the run failed otherwise: %v", p.Expect, failure)
 	}
+	return failure
 }
 
-// bootVM runs the job of one replica in a VM, logging progress (and, with
-// -v, the guest's log lines as they arrive) on tb.
-func bootVM(ctx context.Context, tb testing.TB, env *hostEnv, p *plan, name string, occurrence, replica int) (*runner.Outcome, error) {
+// boot runs the plan in a VM, logging progress (and, with -v, the guest's
+// log lines as they arrive) on tb. A run that could not start is a harness
+// failure.
+func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan, id runner.RunID) (*runner.Outcome, *verdict.Failure) {
 	tb.Helper()
 	logf := tb.Logf
-	budget := vm.NewBudget(env.accel.Accel, p.topo.CPUs())
-	job := proto.Job{
-		Kind: proto.KindTest, Test: name, Occurrence: occurrence, Replica: replica,
-		Topology: p.topo, MemoryMB: p.memoryMB, Duration: p.duration, WorkersPerCgroup: p.workers,
-		Accel: string(env.accel.Accel), Scale: budget.Scale,
-	}
-	// The guest gives the test function its duration plus generous set-up
-	// and tear-down time, scaled for the accelerator.
-	work := p.duration + 20*time.Second
-	job.TestTimeout = budget.Guest(work)
-	var files []runner.File
-	var kernelArgs []string
-	if s := p.test.Scheduler; !s.IsEEVDF() {
-		sj := &proto.SchedulerJob{
-			Name: s.DisplayName(), Path: path.Join(guestSchedDir, filepath.Base(p.schedBinary)), Args: p.schedArgs,
-			Profile:       p.profile.Name,
-			AttachTimeout: budget.Guest(5 * time.Second),
-			// The watchdog only stretches with vCPUs outnumbering host
-			// CPUs: emulation slows everything alike, overcommit starves
-			// vCPUs.
-			WatchdogTimeout: time.Duration(float64(p.watchdog) * budget.Overcommit),
-		}
-		if w := p.test.BpfMapWrite; w != nil {
-			sj.BpfMapWrite = &proto.BpfMapWrite{Map: w.Map, Key: w.Key, Value: w.Value}
-		}
-		job.Scheduler = sj
-		files = append(files, runner.File{Guest: sj.Path, Host: p.schedBinary, Binary: true})
-		if s.ConfigFile != "" {
-			files = append(files, runner.File{Guest: path.Join(guestSchedConfig, filepath.Base(s.ConfigFile)), Host: s.ConfigFile})
-		}
-		// Attaching, a watchdog ejection and stopping all take time too.
-		work += 10*time.Second + sj.WatchdogTimeout
-	}
-	if raw, err := json.Marshal(p.checks); err == nil {
-		job.Checks = raw
-	}
-	if s := p.test.Scheduler; s != nil {
-		job.Sysctls, kernelArgs = s.Sysctls, s.KernelArgs
-	}
-	spec := runner.Spec{
-		Job: job, Init: env.self, Files: files, Kernel: env.kernel, KernelArgs: kernelArgs, Accel: env.accel.Accel,
-		Timeout: budget.Host(work),
-	}
-	if env.timeout > 0 {
-		spec.Timeout = env.timeout
-	}
-	for _, f := range p.include {
-		g := filepath.Join(proto.IncludeDir, filepath.Base(f))
-		spec.Files = append(spec.Files, runner.File{Guest: g, Host: f, Binary: true})
-		spec.Job.IncludeFiles = append(spec.Job.IncludeFiles, g)
-	}
 	verbose := testing.Verbose()
-	spec.Frame = func(_ time.Time, f proto.Envelope) {
-		if f.Type != proto.TypeLog || !verbose {
-			return
+	hooks := runner.Hooks{
+		Frame: func(_ time.Time, f proto.Envelope) {
+			if f.Type != proto.TypeLog || !verbose {
+				return
+			}
+			var l proto.Log
+			if f.Decode(&l) == nil {
+				logf("guest: %s", l.Msg)
+			}
+		},
+		Waiting: func(n int) { logf("ktstr: waiting for one of %d VM slot(s) (KTSTR_JOBS)", n) },
+	}
+	if env.Console {
+		hooks.Console = func(line string) { logf("console: %s", line) }
+	}
+	b := runner.Budget(*env, p)
+	sched := p.SchedulerName
+	if s := p.Scheduler; s != nil {
+		sched = fmt.Sprintf("%s [profile %s, watchdog %s]", sched, s.Profile, b.Watchdog)
+	}
+	logf("ktstr: %s under %s on %s, %d MB, kernel %s, accel %s; host limit %s (%s)",
+		id.Test, sched, p.Topology, p.MemoryMB, kernelName(env), env.Accel, b.Host.Round(time.Second), b)
+	if env.Image.Stale != "" {
+		logf("ktstr: warning: kernel %s is not the current recipe's build (%s)", kernelName(env), env.Image.Stale)
+	}
+	o, err := runner.Run(ctx, *env, p, id, hooks)
+	if err != nil {
+		return nil, verdict.New(verdict.HarnessError, "could not start the VM: %v", err)
+	}
+	return o, o.Failure()
+}
+
+func kernelName(env *runner.HostEnv) string {
+	if env.Image.Release != "" {
+		if env.Image.Key != "" {
+			return env.Image.Release + " (" + env.Image.Key + ")"
 		}
-		var l proto.Log
-		if f.Decode(&l) == nil {
-			logf("guest: %s", l.Msg)
-		}
+		return env.Image.Release
 	}
-	if os.Getenv("KTSTR_CONSOLE") != "" {
-		spec.Console = func(line string) { logf("console: %s", line) }
-	}
-	sched := p.test.Scheduler.DisplayName()
-	if sj := job.Scheduler; sj != nil {
-		sched = fmt.Sprintf("%s [profile %s, watchdog %s]", sched, sj.Profile, sj.WatchdogTimeout)
-	}
-	logf("ktstr: %s under %s on %s, %d MB, accel %s; host limit %s (%s)",
-		name, sched, p.topo, p.memoryMB, env.accel, spec.Timeout.Round(time.Second), budget)
-	return runner.Run(ctx, spec)
+	return env.Image.BzImage
 }
 
 // record describes the run for report.Write.
-func record(env *hostEnv, p *plan, name string, replica int, o *runner.Outcome, failure error) report.Record {
+func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, iteration int, o *runner.Outcome, failure *verdict.Failure, judge bool) report.Record {
 	r := report.Record{
-		Test: name, Replica: replica, Topology: p.topo.String(), Scheduler: p.test.Scheduler.DisplayName(),
-		Accel: string(env.accel.Accel), ExpectErr: p.test.ExpectErr, Passed: (failure == nil) != p.test.ExpectErr,
-		Total: o.End.Sub(o.Begin), Start: o.Begin,
+		Package: testPackage(), Test: id.Test, Iteration: iteration, Occurrence: id.Occurrence, Replica: id.Replica,
+		Topology: p.Topology.String(), Scheduler: p.SchedulerName, Accel: string(env.Accel.Accel),
+		Kernel: env.Image.Release, KernelKey: env.Image.Key,
 	}
-	if !p.test.Scheduler.IsEEVDF() {
-		r.Profile = p.profile.Name
+	if p.Expect != nil && judge {
+		r.ExpectErr, r.Expected = true, p.Expect.String()
+	}
+	r.Passed = failure == nil
+	if judge && p.Expect != nil {
+		r.Passed = p.Expect.Match(failure)
+	}
+	if p.Scheduler != nil {
+		r.Profile = p.Scheduler.Profile
 	}
 	if failure != nil {
-		r.Failure = failure.Error()
+		r.Kind, r.Failure, r.Checks, r.Exit = failure.Kind, failure.Summary, failure.Checks, failure.Exit
 	}
+	if o == nil {
+		return r
+	}
+	r.Start, r.Total = o.Begin, o.End.Sub(o.Begin)
 	if !o.Started.IsZero() {
 		r.BootToFn = o.Started.Sub(o.Begin)
+	}
+	if o.Sched != nil {
+		r.Watchdog = o.Sched.WatchdogNote
+		if o.Sched.Watchdog > 0 {
+			r.Watchdog = o.Sched.Watchdog.String()
+		}
 	}
 	if o.Result != nil && len(o.Result.Assert) > 0 {
 		var a verify.Result
@@ -231,35 +261,29 @@ func record(env *hostEnv, p *plan, name string, replica int, o *runner.Outcome, 
 	return r
 }
 
-// outcomeFailure turns a run's outcome into the test's failure, or nil.
-func outcomeFailure(o *runner.Outcome) error {
-	if err := o.Err(); err != nil {
-		return err
+// writeRecord writes the record to KTSTR_RESULTS_DIR and, with go test
+// -artifacts, to the test's artifact directory.
+func writeRecord(t *testing.T, env *runner.HostEnv, rec report.Record) {
+	t.Helper()
+	if env.ResultsDir != "" {
+		if err := report.Write(env.ResultsDir, rec); err != nil {
+			t.Errorf("ktstr: %v", err)
+		}
 	}
-	r := o.Result
-	if r == nil {
-		return errors.New("guest reported no result")
+	if f := flag.Lookup("test.artifacts"); f != nil && f.Value.String() == "true" {
+		if err := report.Write(t.ArtifactDir(), rec); err != nil {
+			t.Errorf("ktstr: %v", err)
+		}
 	}
-	switch {
-	case r.Panic != "":
-		return fmt.Errorf("test function panicked: %s", r.Panic)
-	case r.Err != "":
-		return fmt.Errorf("test function returned an error: %s", r.Err)
-	}
-	var a verify.Result
-	if err := json.Unmarshal(r.Assert, &a); err != nil {
-		return fmt.Errorf("decode test result: %w", err)
-	}
-	if a.Passed {
-		return nil
-	}
-	if len(a.Failures) == 0 {
-		return errors.New("test function returned an AssertResult that neither passed nor lists a failure (return ktstr.Pass() to pass)")
-	}
-	return &checkFailure{a}
 }
 
-// checkFailure is a failing AssertResult as an error.
-type checkFailure struct{ r verify.Result }
-
-func (c *checkFailure) Error() string { return strings.TrimSpace(c.r.String()) }
+// testPackage returns the import path of the package under test, found
+// from the working directory go test runs the test binary in (the
+// package's directory) and the go.mod above it, or that directory.
+var testPackage = sync.OnceValue(func() string {
+	dir, err := os.Getwd()
+	if err != nil {
+		return ""
+	}
+	return importPath(dir)
+})

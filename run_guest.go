@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/cgroup"
-	"github.com/ktstr-go/ktstr/guest"
+	"github.com/ktstr-go/ktstr/internal/guest"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/verify"
@@ -116,7 +116,7 @@ func newCtx(job *proto.Job, out *proto.Writer) (*Ctx, error) {
 	return &Ctx{
 		Cgroups:  cg,
 		Topology: obs, Shape: job.Topology, Duration: job.Duration, WorkersPerCgroup: job.WorkersPerCgroup,
-		Checks: checks, Scheduler: sched, Accel: job.Accel, Scale: job.Scale, Replica: job.Replica,
+		Checks: checks, Scheduler: sched, Accel: job.Budget.Accel, Scale: job.Budget.Scale, Replica: job.Replica,
 		job: job, out: out,
 	}, nil
 }

@@ -1,9 +1,5 @@
 package ktstr
 
-import (
-	"github.com/ktstr-go/ktstr/verify"
-)
-
 // Test declares one VM test: the attributes of the reference page's
 // #[ktstr_test], as Go fields. Every field is optional. A zero count, a nil
 // slice, an unset Bool (Inherit) and an unset Threshold mean "inherit":
@@ -24,13 +20,23 @@ type Test struct {
 	Scheduler *Scheduler
 	// ExtraSchedArgs are appended to the scheduler's arguments.
 	ExtraSchedArgs []string
-	// WatchdogTimeoutS overrides the sched_ext watchdog, in seconds;
-	// default 4.
+	// WatchdogTimeoutS is the sched_ext watchdog, in seconds; default 4,
+	// times vCPUs per host CPU when they outnumber it. From the moment the
+	// scheduler attaches, a runnable task that does not run for that long
+	// gets it ejected ("<task> failed to run for ..."). It needs the kernel
+	// parameter sched_ext.watchdog_override_ms, which ktstr's kernel build
+	// adds; on another kernel the test log says it is unsupported and the
+	// scheduler's own timeout applies.
 	WatchdogTimeoutS int
 
-	// Verification. NotStarved turns on the starvation, fairness spread and
-	// scheduling gap checks (framework default: on); each threshold
-	// overrides one limit; Off and Disabled switch a check off.
+	// Verification (see package verify, whose table of checks declares each
+	// of these fields: its check, default, unit and scaling). NotStarved
+	// turns on the starvation, fairness spread and scheduling gap checks
+	// (framework default: on); each threshold overrides one limit; Off and
+	// Disabled switch a check off. MaxImbalanceRatio, MaxLocalDSQDepth,
+	// FailOnStall, SustainedSamples, MaxFallbackRate and MaxKeepLastRate
+	// belong to the host-side monitor: they are validated and merged, but
+	// no monitor evaluates them yet.
 	NotStarved          Bool
 	Isolation           Bool
 	MaxGapMs            Threshold
@@ -68,9 +74,16 @@ type Test struct {
 	PerformanceMode  bool // pin vCPUs, hugepages, RT vCPU threads; not supported yet: true is rejected
 	DurationS        int  // per-scenario duration in seconds; default 2
 	WorkersPerCgroup int  // default 2
-	// ExpectErr inverts the outcome: the test passes only if the run fails.
-	// It disables AutoRepro.
+	// ExpectErr inverts the outcome: the test passes only if the run fails
+	// with a verdict about the system under test: a check failed, the test
+	// function returned an error or panicked, or the scheduler failed to
+	// start or attach, died or was ejected by the kernel. A guest kernel
+	// panic, a guest hang and harness errors still fail the test, unless
+	// ExpectFailure names that kind. It disables AutoRepro.
 	ExpectErr bool
+	// ExpectFailure narrows ExpectErr to one failure (ExpectCheck,
+	// ExpectKind, ExpectEjection); setting it implies ExpectErr.
+	ExpectFailure Expect
 	// BpfMapWrite is written into a map of the scheduler once it attached.
 	BpfMapWrite *BpfMapWrite
 	// IncludeFiles are host files packed into the guest as
@@ -85,17 +98,4 @@ type BpfMapWrite struct {
 	Map   string
 	Key   []byte
 	Value []byte
-}
-
-// checks returns the test's own verification level.
-func (t *Test) checks() verify.Config {
-	return verify.Config{
-		NotStarved: t.NotStarved, Isolation: t.Isolation, MaxGapMs: t.MaxGapMs,
-		MaxSpreadPct: t.MaxSpreadPct, MaxThroughputCV: t.MaxThroughputCV, MinWorkRate: t.MinWorkRate,
-		MaxImbalanceRatio: t.MaxImbalanceRatio, MaxLocalDSQDepth: t.MaxLocalDSQDepth,
-		FailOnStall: t.FailOnStall, SustainedSamples: t.SustainedSamples,
-		MaxFallbackRate: t.MaxFallbackRate, MaxKeepLastRate: t.MaxKeepLastRate,
-		MaxP99WakeLatencyNs: t.MaxP99WakeLatencyNs, MaxWakeLatencyCV: t.MaxWakeLatencyCV,
-		MinIterationRate: t.MinIterationRate, MaxMigrationRatio: t.MaxMigrationRatio,
-	}
 }

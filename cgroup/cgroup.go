@@ -137,8 +137,19 @@ func (m *Manager) Move(name string, pid int) error {
 	if err := validName(name); err != nil {
 		return err
 	}
-	if err := retryWrite(filepath.Join(m.Path(name), "cgroup.procs"), strconv.Itoa(pid)); err != nil {
-		return fmt.Errorf("cgroup %s: move pid %d: %w", name, pid, err)
+	if err := Join(m.Path(name), pid); err != nil {
+		return fmt.Errorf("cgroup %s: %w", name, err)
+	}
+	return nil
+}
+
+// Join moves process pid into the cgroup v2 directory dir, retrying while
+// the kernel answers EBUSY, EAGAIN or EINTR (as it does while the cgroup's
+// cpuset changes) for up to 5 seconds. It is the one way ktstr moves a
+// process into a cgroup: the Manager and workload's spawning both use it.
+func Join(dir string, pid int) error {
+	if err := retryWrite(filepath.Join(dir, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+		return fmt.Errorf("move pid %d into %s: %w", pid, dir, err)
 	}
 	return nil
 }

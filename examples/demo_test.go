@@ -5,6 +5,7 @@ import (
 
 	"github.com/ktstr-go/ktstr"
 	"github.com/ktstr-go/ktstr/scenario"
+	"github.com/ktstr-go/ktstr/verify"
 	"github.com/ktstr-go/ktstr/workload"
 )
 
@@ -50,9 +51,11 @@ func TestDemo(t *testing.T) {
 	})
 	t.Run("fixture_degraded_caught", func(t *testing.T) {
 		// Two spinners share CPU 1; the degraded scheduler starves one of
-		// them, the fairness spread check fails, and ExpectErr turns that
-		// into a pass. Run with -v to see the failure report.
-		test := ktstr.Test{Scheduler: &broken, RequiredFlags: []ktstr.FlagName{"degrade"}, Cores: 2, ExpectErr: true}
+		// them and the fairness spread check fails. ExpectFailure accepts
+		// exactly that failure (a hang, a kernel panic or another check
+		// would still fail the test). Run with -v to see the report.
+		test := ktstr.Test{Scheduler: &broken, RequiredFlags: []ktstr.FlagName{"degrade"}, Cores: 2,
+			ExpectFailure: ktstr.ExpectCheck(verify.CheckSpread)}
 		ktstr.Run(t, test, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
 			return ktstr.ExecuteDefs(ctx, ktstr.CgroupDef{Name: "shared", Workers: 2, Cpuset: scenario.CPUs(1)})
 		})

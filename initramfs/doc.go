@@ -6,8 +6,50 @@
 // directories, symlinks) keyed by their path in the guest. [Builder.AddBinary]
 // adds a host binary together with its ELF interpreter and the transitive
 // closure of its DT_NEEDED libraries, as the host's dynamic loader resolves
-// them (github.com/u-root/u-root/pkg/ldd, which runs the interpreter with
-// --list).
+// them.
+//
+// # Finding libraries
+//
+// AddBinary reads the ELF files and reproduces glibc's search (elf/dl-load.c)
+// in Go: nothing the binary names is executed, neither its PT_INTERP (packed
+// as a plain file: ldd runs it with --list, which would run any program a
+// crafted binary names) nor the binary or its libraries. The DT_NEEDED
+// entries of the binary and of every library it loads are resolved breadth
+// first; a name already loaded (as a DT_NEEDED name, path or DT_SONAME, the
+// interpreter included) is not searched again. A name with a slash is a
+// path. Other names are looked up in:
+//
+//  1. the DT_RPATH of the object that needs the name, then of the object
+//     that loaded that one, and so on up to the binary, unless the object
+//     that needs it has a DT_RUNPATH (an object with both has no DT_RPATH);
+//  2. LD_LIBRARY_PATH of the calling process (':' or ';' separated);
+//  3. the DT_RUNPATH of the object that needs the name, which therefore
+//     applies to its own DT_NEEDED only;
+//  4. /etc/ld.so.cache, the file the loader reads (the configuration in
+//     /etc/ld.so.conf is only read by ldconfig to write it);
+//  5. the default directories: /lib/<multiarch>, /usr/lib/<multiarch>
+//     (Debian), /lib64, /usr/lib64 (64-bit programs), /lib and /usr/lib.
+//
+// An object with DF_1_NODEFLIB skips the last two steps for its DT_NEEDED
+// (cache entries outside the default directories still count). In run paths,
+// $ORIGIN is the directory of the object that carries it: the binary's real
+// directory (symlinks resolved, as the kernel reports it in /proc/self/exe),
+// or the directory a library was found in, as the loader opened it. $PLATFORM
+// is the kernel's AT_PLATFORM (x86_64) and $LIB the loader's library
+// directory, taken from where the interpreter is installed
+// (lib/x86_64-linux-gnu on Debian, lib64 on Fedora). A file found on the way
+// that is an ELF file of another class or machine is skipped, as the loader
+// does; any other file the loader cannot load (not ELF, truncated) is an
+// error, as it stops the loader. A library not found anywhere is an error
+// naming it, the object that needs it and the places searched.
+//
+// Not reproduced: the glibc-hwcaps and legacy hwcap subdirectories (the
+// baseline library is packed, which every CPU runs), relative and empty run
+// path entries (relative to the working directory of the process),
+// set-user-ID restrictions, LD_PRELOAD and /etc/ld.so.preload, filter
+// libraries (DT_FILTER, DT_AUXILIARY). The archive has no ld.so cache, so
+// the guest's loader only finds the libraries the host's found through its
+// cache when they are in a run path or a default directory.
 //
 // # Layout of libraries
 //

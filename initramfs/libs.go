@@ -1,17 +1,12 @@
 package initramfs
 
 import (
-	"bytes"
-	"debug/elf"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-
-	"github.com/u-root/u-root/pkg/ldd"
 )
 
 // maxSymlinks bounds the symlinks followed while resolving one path, as
@@ -27,18 +22,22 @@ type item struct {
 // AddBinary adds the file at hostPath as guestPath, like [Builder.AddFile].
 // When it is a dynamically linked ELF file (it has a PT_INTERP program
 // header), AddBinary also adds its ELF interpreter and every shared library
-// the host's dynamic loader loads for it, transitively, at their host paths,
-// with the symlinks met on the way (see the package documentation). Static
-// binaries, scripts and other files add just the file. The binary itself is
-// a plain file at guestPath: symlinks in hostPath are followed, not
-// reproduced.
+// the host's dynamic loader would load for it, transitively, at their host
+// paths, with the symlinks met on the way (see the package documentation).
+// Static binaries, scripts and other files add just the file. The binary
+// itself is a plain file at guestPath: symlinks in hostPath are followed,
+// not reproduced.
 //
-// A library the loader does not find is an error. Nothing is added when
-// AddBinary fails.
+// The libraries are found by reading the ELF files, as glibc's loader
+// searches for them: nothing is executed, neither the binary nor the
+// interpreter it names, which is packed as a plain file. A library that is
+// not found is an error naming it and the object that needs it. Nothing is
+// added when AddBinary fails.
 //
 // Libraries are looked up as they are for hostPath on the host (including
-// LD_LIBRARY_PATH and $ORIGIN run paths); the guest's loader finds them at
-// the same paths, except through $ORIGIN when guestPath is not hostPath.
+// the LD_LIBRARY_PATH of this process and $ORIGIN run paths); the guest's
+// loader finds them at the same paths, except through the binary's $ORIGIN
+// when guestPath is not hostPath with its symlinks resolved.
 func (b *Builder) AddBinary(guestPath, hostPath string) error {
 	items, err := binaryItems(guestPath, hostPath)
 	if err != nil {
@@ -63,22 +62,16 @@ func binaryItems(guestPath, hostPath string) ([]item, error) {
 		return nil, err
 	}
 	items := []item{{name, bin}}
-	interp, err := elfInterp(hostPath)
+	interp, libs, err := sharedObjects(hostPath)
 	if err != nil || interp == "" {
 		return items, err
 	}
-	libs, err := ldd.List(hostPath)
+	chain, err := hostChain(interp)
 	if err != nil {
-		return nil, fmt.Errorf("list shared libraries: %s --list %s: %w", interp, hostPath, trimmed{err})
+		return nil, fmt.Errorf("ELF interpreter %s: %w", interp, err)
 	}
-	libs = append(libs, interp)
-	slices.Sort(libs)
-	libs = slices.Compact(libs)
+	items = append(items, chain...)
 	for _, lib := range libs {
-		// pkg/ldd keeps the third field of "libfoo.so => not found".
-		if !filepath.IsAbs(lib) {
-			return nil, fmt.Errorf("a shared library was not found by the dynamic loader (%s --list %s shows which)", interp, hostPath)
-		}
 		chain, err := hostChain(lib)
 		if err != nil {
 			return nil, fmt.Errorf("shared library %s: %w", lib, err)
@@ -86,39 +79,6 @@ func binaryItems(guestPath, hostPath string) ([]item, error) {
 		items = append(items, chain...)
 	}
 	return items, nil
-}
-
-// elfInterp returns the PT_INTERP path of the ELF file at hostPath, or ""
-// for static ELF files and files that are not ELF.
-func elfInterp(hostPath string) (string, error) {
-	f, err := os.Open(hostPath)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	var magic [len(elf.ELFMAG)]byte
-	if _, err := io.ReadFull(f, magic[:]); err != nil || string(magic[:]) != elf.ELFMAG {
-		return "", nil // scripts, data, empty files
-	}
-	ef, err := elf.NewFile(f)
-	if err != nil {
-		return "", fmt.Errorf("read ELF %s: %w", hostPath, err)
-	}
-	for _, p := range ef.Progs {
-		if p.Type != elf.PT_INTERP {
-			continue
-		}
-		data, err := io.ReadAll(p.Open())
-		if err != nil {
-			return "", fmt.Errorf("read PT_INTERP of %s: %w", hostPath, err)
-		}
-		interp, _, _ := bytes.Cut(data, []byte{0})
-		if len(interp) == 0 || interp[0] != '/' {
-			return "", fmt.Errorf("%s: PT_INTERP %q is not an absolute path", hostPath, interp)
-		}
-		return string(interp), nil
-	}
-	return "", nil
 }
 
 // hostChain returns the entries that make the absolute host path p resolve
@@ -210,10 +170,3 @@ func (b *Builder) putAll(items []item) error {
 	}
 	return nil
 }
-
-// trimmed drops the newline pkg/ldd leaves at the end of the loader's
-// message.
-type trimmed struct{ error }
-
-func (e trimmed) Error() string { return strings.TrimSpace(e.error.Error()) }
-func (e trimmed) Unwrap() error { return e.error }

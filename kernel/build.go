@@ -3,8 +3,6 @@ package kernel
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -15,9 +13,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ktstr-go/ktstr/internal/cachedir"
-	"github.com/ktstr-go/ktstr/internal/hostbuild"
 	"github.com/schollz/progressbar/v3"
+
+	"github.com/ktstr-go/ktstr/internal/cachedir"
+	"github.com/ktstr-go/ktstr/internal/flock"
+	"github.com/ktstr-go/ktstr/internal/hostbuild"
 )
 
 // BuildOptions controls [Build].
@@ -66,11 +66,14 @@ func Build(ctx context.Context, opts BuildOptions) (Image, error) {
 	if err != nil {
 		return Image{}, fmt.Errorf("kernel build: source: %w", err)
 	}
+	if src.tarball == "" && !hasWatchdogOverride(src.tree) {
+		rep.Phase("%s", noOverrideNote(src.tree))
+	}
 	compiler, err := compilerVersion(ctx)
 	if err != nil {
 		return Image{}, fmt.Errorf("kernel build: %w", err)
 	}
-	key := computeKey(recipeVersion, fragment, src.identity, compiler)
+	key := computeKey(recipeVersion, fragment, recipePatches, src.identity, compiler)
 	kernels := filepath.Join(root, "kernels")
 	if img, ok := cached(kernels, key, opts.Force, rep); ok {
 		return img, nil
@@ -83,7 +86,7 @@ func Build(ctx context.Context, opts BuildOptions) (Image, error) {
 		return Image{}, fmt.Errorf("kernel build: %w", err)
 	}
 	lockPath := filepath.Join(buildRoot, src.id+".lock")
-	unlock, err := hostbuild.Lock(ctx, lockPath, func() {
+	unlock, err := flock.Lock(ctx, lockPath, func() {
 		rep.Phase("waiting for another ktstr build holding %s", lockPath)
 	})
 	if err != nil {
@@ -108,16 +111,27 @@ func Build(ctx context.Context, opts BuildOptions) (Image, error) {
 	return img, nil
 }
 
-// cached returns the complete cache entry for key, unless force.
+// cached returns the cache entry for key, unless force or the entry is
+// missing, corrupt or (which its key should rule out) stale: then it is
+// built again.
 func cached(kernels, key string, force bool, rep hostbuild.Reporter) (Image, bool) {
 	if force {
 		return Image{}, false
 	}
-	img, ok := completeEntry(filepath.Join(kernels, key))
-	if ok {
-		rep.Phase("using cached kernel %s (%s)", key, img.Dir)
+	dir := filepath.Join(kernels, key)
+	img, err := loadEntry(dir)
+	switch {
+	case err != nil:
+		return Image{}, false
+	case img.Corrupt != "":
+		rep.Phase("cached kernel %s is corrupt, rebuilding it: %s", key, strings.TrimSuffix(img.Corrupt, corruptFix(dir)))
+		return Image{}, false
+	case img.Stale != "":
+		rep.Phase("cached kernel %s is stale, rebuilding it: %s", key, img.Stale)
+		return Image{}, false
 	}
-	return img, ok
+	rep.Phase("using cached kernel %s (%s)", key, img.Dir)
+	return img, true
 }
 
 // builder carries one build's state.
@@ -149,6 +163,9 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 	defer log.Close()
 	b.log = log
 	fmt.Fprintf(log, "ktstr kernel build %s of %s at %s\n", b.key, b.src.desc, start.Format(time.RFC3339))
+	if b.src.tarball == "" && !hasWatchdogOverride(b.src.tree) {
+		fmt.Fprintln(log, noOverrideNote(b.src.tree))
+	}
 	if b.src.tarball != "" {
 		if err := extract(ctx, b.src, filepath.Join(b.root, "src"), log, b.rep); err != nil {
 			return Image{}, b.stepError("extract", err)
@@ -178,12 +195,13 @@ func (b *builder) build(ctx context.Context) (Image, error) {
 	if made.full {
 		_ = writeStats(b.dir, buildStats{Lines: made.lines, Seconds: made.took.Seconds(), Jobs: min(b.jobs, numCPU())})
 	}
-	fragSum := sha256.Sum256(fragment)
 	b.rep.Phase("caching in %s", filepath.Join(b.kernels, b.key))
 	img, err := store(b.kernels, b.dir, meta{
-		Key: b.key, Release: release, Source: b.src.desc, FragmentSHA256: hex.EncodeToString(fragSum[:]),
+		Key: b.key, Release: release, Source: b.src.desc, FragmentSHA256: fragmentDigest(),
 		Compiler: b.compiler, Recipe: recipeVersion, Built: time.Now().UTC(), BuildSeconds: elapsed.Seconds(),
 		BuildLines: made.lines, FullBuild: made.full,
+		Patches: records(b.src.patches), RecipePatches: patchSetDigest(records(recipePatches)),
+		WatchdogOverride: hasWatchdogOverride(b.src.tree),
 	})
 	if err != nil {
 		return Image{}, fmt.Errorf("cache: %w", err)

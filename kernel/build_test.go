@@ -23,8 +23,11 @@ func TestBuildCached(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("kernel %s (%s) in %s", img.Key, img.Release, img.Dir)
-	if _, ok := completeEntry(img.Dir); !ok {
-		t.Fatalf("%s is not a complete cache entry", img.Dir)
+	if got, err := loadEntry(img.Dir); err != nil || !got.Current() {
+		t.Fatalf("%s is not a current, intact cache entry: %v %+v", img.Dir, err, got)
+	}
+	if !img.WatchdogOverride {
+		t.Errorf("kernel %s lacks the watchdog override", img.Key)
 	}
 	if err := checkImage(img.BzImage); err != nil || !isELF(img.Vmlinux) {
 		t.Errorf("bzImage %s / vmlinux %s: %v", img.BzImage, img.Vmlinux, err)
@@ -79,7 +82,41 @@ func TestBuildFailureShowsLog(t *testing.T) {
 	if !strings.Contains(progress.String(), "ktstr: kernel: configuring") {
 		t.Errorf("no phase line in progress output:\n%s", progress.String())
 	}
+	// The tree lacks the watchdog override: one line says so.
+	if n := strings.Count(progress.String(), "the sched_ext watchdog override patch is not in "+tree); n != 1 {
+		t.Errorf("%d lines about the missing watchdog override in progress output:\n%s", n, progress.String())
+	}
 	if imgs, _ := List(); len(imgs) != 0 || exists(kernels) {
 		t.Errorf("a failed build left cache entries: %v", imgs)
+	}
+}
+
+// TestCachedRebuildsCorrupt checks that Build's cache lookup uses an intact
+// entry and rebuilds a corrupt one without --force.
+func TestCachedRebuildsCorrupt(t *testing.T) {
+	kernels := tempCache(t)
+	key := "abcdabcdabcdabcd"
+	var out strings.Builder
+	rep := newReporter(&out)
+	if _, ok := cached(kernels, key, false, rep); ok {
+		t.Fatal("cache hit on an empty cache")
+	}
+	dir := makeEntry(t, kernels, key, time.Now())
+	if img, ok := cached(kernels, key, false, rep); !ok || img.Dir != dir {
+		t.Fatalf("no cache hit on an intact entry: %+v\n%s", img, out.String())
+	}
+	if _, ok := cached(kernels, key, true, rep); ok {
+		t.Error("cache hit with force")
+	}
+	if err := os.Truncate(filepath.Join(dir, entryBzImage), 10); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if _, ok := cached(kernels, key, false, rep); ok {
+		t.Fatal("cache hit on a corrupt entry")
+	}
+	if want := "ktstr: kernel: cached kernel " + key + " is corrupt, rebuilding it: " + filepath.Join(dir, entryBzImage) +
+		" is 10 bytes, meta.json records 1024 (truncated)\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
 	}
 }

@@ -11,11 +11,25 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // ErrNoKernel is wrapped by [Resolve]'s error when KTSTR_KERNEL is unset and
-// the cache holds no kernel.
+// the cache holds no kernel it can use: none at all, or none built by the
+// current recipe with intact files (the error then also wraps
+// [ErrStaleKernel] and/or [ErrCorruptKernel]).
 var ErrNoKernel = errors.New("no kernel found")
+
+// ErrStaleKernel is wrapped, with [ErrNoKernel], by [Resolve]'s error when
+// KTSTR_KERNEL is unset and the cache holds kernels, but only ones built by
+// another recipe (older build steps, another fragment or other patches).
+var ErrStaleKernel = errors.New("only stale kernels in the cache")
+
+// ErrCorruptKernel is wrapped by [Resolve]'s error when the kernel
+// KTSTR_KERNEL names is a cache entry whose files do not match its
+// meta.json, and, with [ErrNoKernel], when KTSTR_KERNEL is unset and every
+// cache entry of the current recipe is corrupt.
+var ErrCorruptKernel = errors.New("corrupt kernel cache entry")
 
 // buildCommand is the command that builds and caches a kernel.
 const buildCommand = "go run github.com/ktstr-go/ktstr/cmd/ktstr kernel build"
@@ -26,8 +40,20 @@ var keyRe = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 // kernel: a kernel image file (bzImage or vmlinux; vmlinux and config or
 // .config beside it are used when present), a directory (a cache entry, or a
 // kernel build directory with arch/x86/boot/bzImage), or a cache key or a
-// unique prefix of one. Otherwise it is the newest cached kernel. With none,
-// the error wraps [ErrNoKernel] and says how to build one.
+// unique prefix of one. A cache entry named so is returned even when it is
+// stale (Image.Stale says why), but not when it is corrupt (the error wraps
+// [ErrCorruptKernel]).
+//
+// Otherwise it is the newest cache entry built by the current recipe (the
+// recipe version, fragment and patch set of this ktstr; see [Image.Current])
+// whose files are intact: corrupt newer ones are passed over and listed in
+// Image.Skipped. With none, the error wraps [ErrNoKernel] (and
+// [ErrStaleKernel] or [ErrCorruptKernel] when the cache holds kernels that
+// do not qualify, which it lists) and says how to build one.
+//
+// An entry's files are checked against its meta.json on every call: sizes,
+// the sha256 of bzImage and config, the ELF header of vmlinux (not its
+// hash: it is about 200 MB).
 func Resolve() (Image, error) {
 	if spec := os.Getenv("KTSTR_KERNEL"); spec != "" {
 		img, err := resolveSpec(spec)
@@ -40,12 +66,49 @@ func Resolve() (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
+	dir, _ := kernelsDir(false)
 	if len(imgs) == 0 {
-		dir, _ := kernelsDir(false)
 		return Image{}, fmt.Errorf("%w in %s: build one with `%s` (or `ktstr kernel build` when installed), "+
 			"or set KTSTR_KERNEL to a bzImage, a kernel build directory or a cache key", ErrNoKernel, dir, buildCommand)
 	}
-	return imgs[0], nil
+	var skipped, stale, corrupt []string
+	for _, img := range imgs {
+		switch {
+		case img.Current():
+			img.Skipped = skipped
+			return img, nil
+		case img.Stale != "":
+			line := fmt.Sprintf("%s (%s, built %s): %s", img.Key, img.Release, img.Built.Local().Format(time.DateTime), img.Stale)
+			if img.Corrupt != "" {
+				line += "; also corrupt: " + img.Corrupt
+			}
+			stale = append(stale, line)
+		default:
+			skipped = append(skipped, img.Key+": "+img.Corrupt)
+			corrupt = append(corrupt, fmt.Sprintf("%s (%s, built %s): %s", img.Key, img.Release, img.Built.Local().Format(time.DateTime), img.Corrupt))
+		}
+	}
+	var b strings.Builder
+	for _, l := range stale {
+		b.WriteString("\n  stale: " + l)
+	}
+	for _, l := range corrupt {
+		b.WriteString("\n  corrupt: " + l)
+	}
+	why := fmt.Errorf("%w", ErrStaleKernel)
+	switch {
+	case len(corrupt) > 0 && len(stale) > 0:
+		why = fmt.Errorf("%w, %w", ErrStaleKernel, ErrCorruptKernel)
+	case len(corrupt) > 0:
+		why = fmt.Errorf("%w", ErrCorruptKernel)
+	}
+	anyway := ""
+	if len(stale) > 0 {
+		anyway = ", or set KTSTR_KERNEL to a stale entry's key to use it anyway"
+	}
+	return Image{}, fmt.Errorf("%w: %w: %s holds no intact kernel built by the current recipe (%s, this ktstr's fragment and patches); "+
+		"build it with `%s` (or `ktstr kernel build` when installed)%s:%s",
+		ErrNoKernel, why, dir, recipeVersion, buildCommand, anyway, b.String())
 }
 
 // resolveSpec interprets a KTSTR_KERNEL value.
@@ -88,7 +151,7 @@ func keyImage(prefix string) (Image, error) {
 	case 0:
 		return Image{}, fmt.Errorf("no such file or directory, and no cached kernel has a key starting with %q in %s", prefix, dir)
 	case 1:
-		return found[0], nil
+		return usableEntry(found[0])
 	}
 	keys := make([]string, len(found))
 	for i, img := range found {
@@ -97,13 +160,30 @@ func keyImage(prefix string) (Image, error) {
 	return Image{}, fmt.Errorf("ambiguous cache key prefix %q: matches %s", prefix, strings.Join(keys, ", "))
 }
 
+// usableEntry returns the cache entry img that KTSTR_KERNEL names, unless it
+// is corrupt.
+func usableEntry(img Image) (Image, error) {
+	if img.Corrupt != "" {
+		return Image{}, fmt.Errorf("%w %s: %s", ErrCorruptKernel, img.Dir, img.Corrupt)
+	}
+	return img, nil
+}
+
 // dirImage reads a cache entry or a kernel build directory.
 func dirImage(dir string) (Image, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return Image{}, err
 	}
+	if exists(filepath.Join(dir, entryMeta)) {
+		img, err := loadEntry(dir)
+		if err != nil {
+			return Image{}, err
+		}
+		return usableEntry(img)
+	}
 	if exists(filepath.Join(dir, entryBzImage)) {
+		// Laid out like a cache entry, without meta.json: a loose kernel.
 		img, err := loadEntry(dir)
 		if err != nil {
 			return Image{}, err
@@ -111,9 +191,8 @@ func dirImage(dir string) (Image, error) {
 		if err := checkImage(img.BzImage); err != nil {
 			return Image{}, err
 		}
-		if !exists(filepath.Join(dir, entryMeta)) {
-			img.Key = ""
-		}
+		img.Key, img.Corrupt, img.Stale = "", "", ""
+		img.Source = "directory " + dir
 		return img, nil
 	}
 	if exists(filepath.Join(dir, "arch/x86/boot/bzImage")) {

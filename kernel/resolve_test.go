@@ -119,3 +119,84 @@ func TestResolveNoKernel(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveCurrentRecipe checks that without KTSTR_KERNEL the newest
+// entry of the current recipe wins over newer stale ones, that corrupt ones
+// are passed over and said so, and that KTSTR_KERNEL still reaches a stale
+// entry but not a corrupt one.
+func TestResolveCurrentRecipe(t *testing.T) {
+	kernels := tempCache(t)
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	current := makeEntry(t, kernels, "c000000000000001", t0)
+	makeLegacyEntry(t, kernels, "0000000000000001", t0.Add(time.Hour))
+	otherFrag := currentMeta("f000000000000001", t0.Add(2*time.Hour))
+	otherFrag.FragmentSHA256 = "00"
+	makeEntryMeta(t, kernels, otherFrag)
+	broken := makeEntry(t, kernels, "c000000000000002", t0.Add(3*time.Hour))
+	if err := os.Truncate(filepath.Join(broken, entryBzImage), 100); err != nil {
+		t.Fatal(err)
+	}
+
+	img, err := Resolve()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Dir != current || img.Stale != "" || img.Corrupt != "" || !img.WatchdogOverride {
+		t.Errorf("Resolve() = %+v, want the current entry %s", img, current)
+	}
+	if len(img.Skipped) != 1 || !strings.HasPrefix(img.Skipped[0], "c000000000000002: ") || !strings.Contains(img.Skipped[0], "truncated") {
+		t.Errorf("Skipped = %q, want the truncated newer entry", img.Skipped)
+	}
+
+	// Named explicitly, a stale entry is used and says it is stale.
+	t.Setenv("KTSTR_KERNEL", "0000000000000001")
+	img, err = Resolve()
+	if err != nil || img.Key != "0000000000000001" || !strings.Contains(img.Stale, "older recipe") {
+		t.Errorf("KTSTR_KERNEL=stale key: %+v, %v", img, err)
+	}
+	t.Setenv("KTSTR_KERNEL", filepath.Join(kernels, "f000000000000001"))
+	if img, err = Resolve(); err != nil || !strings.Contains(img.Stale, "other fragment") {
+		t.Errorf("KTSTR_KERNEL=stale dir: %+v, %v", img, err)
+	}
+	// A corrupt one is not, whichever way it is named.
+	for _, spec := range []string{"c000000000000002", broken, filepath.Join(broken, entryBzImage)} {
+		t.Setenv("KTSTR_KERNEL", spec)
+		_, err = Resolve()
+		if !errors.Is(err, ErrCorruptKernel) || !strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), "ktstr kernel build --force") {
+			t.Errorf("KTSTR_KERNEL=%s (corrupt): error %v", spec, err)
+		}
+	}
+}
+
+func TestResolveOnlyStale(t *testing.T) {
+	kernels := tempCache(t)
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	makeLegacyEntry(t, kernels, "0000000000000001", t0)
+	otherPatches := currentMeta("e000000000000001", t0.Add(time.Hour))
+	otherPatches.RecipePatches = "00"
+	makeEntryMeta(t, kernels, otherPatches)
+
+	_, err := Resolve()
+	if !errors.Is(err, ErrNoKernel) || !errors.Is(err, ErrStaleKernel) || errors.Is(err, ErrCorruptKernel) {
+		t.Fatalf("Resolve() error = %v, want ErrNoKernel and ErrStaleKernel", err)
+	}
+	for _, s := range []string{
+		"stale: 0000000000000001 (6.12.57", "older recipe (ktstr-kernel-recipe-1",
+		"stale: e000000000000001 (6.12.57", "other patches",
+		"go run github.com/ktstr-go/ktstr/cmd/ktstr kernel build", "ktstr kernel build", kernels, "KTSTR_KERNEL",
+	} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("error %q does not mention %q", err, s)
+		}
+	}
+
+	// Add a current entry that is corrupt: still nothing to use, and now
+	// the corrupt one is named too.
+	broken := makeEntry(t, kernels, "c000000000000001", t0.Add(2*time.Hour))
+	os.Remove(filepath.Join(broken, entryVmlinux))
+	_, err = Resolve()
+	if !errors.Is(err, ErrNoKernel) || !errors.Is(err, ErrStaleKernel) || !errors.Is(err, ErrCorruptKernel) ||
+		!strings.Contains(err.Error(), "corrupt: c000000000000001") || !strings.Contains(err.Error(), "vmlinux is missing") {
+		t.Errorf("Resolve() error = %v, want stale and corrupt entries named", err)
+	}
+}

@@ -30,6 +30,8 @@ type source struct {
 	id       string // build directory name under <root>/build
 	identity string // what the cache key hashes
 	desc     string // for humans and meta.json
+	// patches are applied to the extracted tarball; never to a tree.
+	patches []kpatch
 }
 
 // resolveSource finds the source Build uses: path, or Debian's tarball when
@@ -66,6 +68,7 @@ func tarballSource(ctx context.Context, root string, rep hostbuild.Reporter) (*s
 		id:       strings.TrimSuffix(filepath.Base(debianTarball), ".tar.xz"),
 		identity: fmt.Sprintf("tarball size=%d sha256=%s", st.Size(), sum),
 		desc:     desc + " (" + debianTarball + ")",
+		patches:  recipePatches,
 	}, nil
 }
 
@@ -105,16 +108,10 @@ func tarballDigest(path string, st fs.FileInfo, dir string) (string, error) {
 			return sum, nil
 		}
 	}
-	f, err := os.Open(path)
+	sum, err := fileSHA256(path)
 	if err != nil {
 		return "", err
 	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("hash %s: %w", path, err)
-	}
-	sum := hex.EncodeToString(h.Sum(nil))
 	if err := os.MkdirAll(dir, 0o755); err == nil {
 		_ = hostbuild.WriteFileAtomic(memo, []byte(stamp+sum+"\n"), 0o644)
 	}
@@ -286,30 +283,124 @@ func walkDigest(dir string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// extract unpacks src's tarball under srcRoot once and sets src.tree. A
-// marker file beside the tree records the tarball it came from; without it
-// the extraction is redone in place (tar restores the archive's mtimes, so an
-// existing build stays incremental), and when it names another tarball the
-// old tree is removed first.
+// markerSuffix names the extraction marker beside an extracted tree.
+const markerSuffix = ".ktstr-extracted"
+
+// extractMarker is what the marker file beside an extracted tree records:
+// the tarball it came from (identity, the first line), the patches applied
+// to it since ("patch NAME SHA256" lines) and the files those patches
+// changed ("file PATH" for a file of the tarball, "new PATH" for one they
+// created). "pending" says that the tree is being patched: the files listed
+// may hold anything and come back from the tarball before the next
+// patching. A marker written before ktstr patched kernels holds the
+// identity alone: no patches.
+type extractMarker struct {
+	identity string
+	pending  bool
+	patches  []patchRecord
+	files    []markedFile
+}
+
+// markedFile is a file a patch changes.
+type markedFile struct {
+	path      string // relative to the tree
+	inTarball bool   // false when a patch creates it
+}
+
+func (m extractMarker) encode() []byte {
+	var b strings.Builder
+	b.WriteString(m.identity + "\n")
+	if m.pending {
+		b.WriteString("pending\n")
+	}
+	for _, p := range m.patches {
+		fmt.Fprintf(&b, "patch %s %s\n", p.Name, p.SHA256)
+	}
+	for _, f := range m.files {
+		kind := "file"
+		if !f.inTarball {
+			kind = "new"
+		}
+		fmt.Fprintf(&b, "%s %s\n", kind, f.path)
+	}
+	return []byte(b.String())
+}
+
+// readMarker reads and parses a marker file.
+func readMarker(path string) (extractMarker, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return extractMarker{}, err
+	}
+	lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+	m := extractMarker{identity: lines[0]}
+	for _, line := range lines[1:] {
+		kind, rest, _ := strings.Cut(line, " ")
+		switch kind {
+		case "pending":
+			m.pending = true
+		case "patch":
+			name, sum, ok := strings.Cut(rest, " ")
+			if !ok || name == "" || sum == "" {
+				return extractMarker{}, fmt.Errorf("%s: bad line %q", path, line)
+			}
+			m.patches = append(m.patches, patchRecord{Name: name, SHA256: sum})
+		case "file", "new":
+			if rest == "" || !filepath.IsLocal(rest) {
+				return extractMarker{}, fmt.Errorf("%s: bad line %q", path, line)
+			}
+			m.files = append(m.files, markedFile{path: rest, inTarball: kind == "file"})
+		default:
+			return extractMarker{}, fmt.Errorf("%s: bad line %q", path, line)
+		}
+	}
+	return m, nil
+}
+
+// extract makes src.tree the tree of src's tarball under srcRoot with
+// exactly src.patches applied, and sets src.tree. The marker file beside the
+// tree (see [extractMarker]) records the tarball and the patches applied:
+//
+//   - tree and marker match: nothing to do;
+//   - same tarball, other patches (or a patching that did not finish): the
+//     files the earlier patches changed come back from the tarball (with the
+//     current time as mtime, so that make rebuilds what depends on them),
+//     then the current patches are applied;
+//   - no marker (an extraction that did not finish, or none yet): the
+//     tarball is extracted in place (tar restores the archive's mtimes, so
+//     an existing build stays incremental), then patched;
+//   - a marker naming another tarball (or an unreadable one, or no Makefile
+//     in the tree): the old tree is removed first.
+//
+// Patches are applied with patch -p1 after a dry run; one that does not
+// apply fails the extraction with the marker left pending, so that the
+// next attempt starts again from the tarball's files.
 func extract(ctx context.Context, src *source, srcRoot string, log io.Writer, rep hostbuild.Reporter) error {
-	top, err := tarTopDir(ctx, src.tarball)
+	top, prefix, err := tarTopDir(ctx, src.tarball)
 	if err != nil {
 		return err
 	}
 	tree := filepath.Join(srcRoot, top)
-	marker := tree + ".ktstr-extracted"
-	prev, err := os.ReadFile(marker)
-	if err == nil && string(prev) == src.identity {
-		if _, err := os.Stat(filepath.Join(tree, "Makefile")); err == nil {
+	marker := tree + markerSuffix
+	prev, perr := readMarker(marker)
+	want := records(src.patches)
+	if perr == nil && prev.identity == src.identity && exists(filepath.Join(tree, "Makefile")) {
+		if !prev.pending && sameRecords(prev.patches, want) {
 			src.tree = tree
 			return nil
 		}
+		if prev.pending {
+			rep.Phase("patching of %s did not finish: starting again from the tarball's files", tree)
+		} else {
+			rep.Phase("patch set changed: bringing %s to the tarball plus %s", tree, describePatches(want))
+		}
+		return patchTree(ctx, src, tree, prefix, prev.files, log, rep)
 	}
 	if err := os.Remove(marker); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	if len(prev) > 0 {
-		rep.Phase("removing %s, extracted from another tarball", tree)
+	if !errors.Is(perr, fs.ErrNotExist) {
+		rep.Phase("removing %s, extracted from another tarball or damaged", tree)
 		if err := os.RemoveAll(tree); err != nil {
 			return err
 		}
@@ -318,34 +409,138 @@ func extract(ctx context.Context, src *source, srcRoot string, log io.Writer, re
 		return err
 	}
 	rep.Phase("extracting %s to %s (about a minute)", src.tarball, tree)
-	fmt.Fprintf(log, "\n$ tar -xJf %s -C %s %s\n", src.tarball, srcRoot, top)
-	if err := hostbuild.Run(ctx, hostbuild.Command(ctx, srcRoot, "tar", "-xJf", src.tarball, top), log); err != nil {
+	fmt.Fprintf(log, "\n$ tar -xJf %s -C %s %s\n", src.tarball, srcRoot, prefix+top)
+	if err := hostbuild.Run(ctx, hostbuild.Command(ctx, srcRoot, "tar", "-xJf", src.tarball, prefix+top), log); err != nil {
 		return err
 	}
-	if err := hostbuild.WriteFileAtomic(marker, []byte(src.identity), 0o644); err != nil {
+	return patchTree(ctx, src, tree, prefix, nil, log, rep)
+}
+
+// describePatches lists patch names for messages.
+func describePatches(rs []patchRecord) string {
+	if len(rs) == 0 {
+		return "no patches"
+	}
+	names := make([]string, len(rs))
+	for i, r := range rs {
+		names[i] = r.Name
+	}
+	return strings.Join(names, ", ")
+}
+
+// patchTree restores the files in restore from the tarball, applies
+// src.patches to tree in order and writes the marker.
+func patchTree(ctx context.Context, src *source, tree, prefix string, restore []markedFile, log io.Writer, rep hostbuild.Reporter) error {
+	marker := tree + markerSuffix
+	// Everything that may change from here on, for a pending marker.
+	touched := append([]markedFile(nil), restore...)
+	listed := map[string]bool{}
+	for _, f := range restore {
+		listed[f.path] = true
+	}
+	for _, p := range src.patches {
+		for _, f := range p.files {
+			if !listed[f] {
+				listed[f] = true
+				// Not changed by an earlier patch set: as in the tarball.
+				touched = append(touched, markedFile{path: f, inTarball: exists(filepath.Join(tree, f))})
+			}
+		}
+	}
+	if err := hostbuild.WriteFileAtomic(marker, extractMarker{identity: src.identity, pending: true, files: touched}.encode(), 0o644); err != nil {
+		return err
+	}
+	if len(restore) > 0 {
+		if err := restoreFiles(ctx, src.tarball, tree, prefix, restore, log, rep); err != nil {
+			return fmt.Errorf("restore %s from %s: %w", tree, src.tarball, err)
+		}
+	}
+	for _, p := range src.patches {
+		rep.Phase("applying %s to %s", p.name, tree)
+		if err := applyPatch(ctx, tree, p, log); err != nil {
+			return err
+		}
+	}
+	// The marker lists the files the applied patches changed.
+	var files []markedFile
+	for _, f := range touched {
+		for _, p := range src.patches {
+			if containsString(p.files, f.path) {
+				files = append(files, f)
+				break
+			}
+		}
+	}
+	done := extractMarker{identity: src.identity, patches: records(src.patches), files: files}
+	if err := hostbuild.WriteFileAtomic(marker, done.encode(), 0o644); err != nil {
 		return err
 	}
 	src.tree = tree
 	return nil
 }
 
-// tarTopDir returns the top directory inside a tarball from its first entry.
-func tarTopDir(ctx context.Context, tarball string) (string, error) {
+// restoreFiles puts files back as the tarball has them: the ones it holds
+// are extracted again, with the current time as mtime (tar -m) so that make
+// sees them as changed; the ones patches created are removed.
+func restoreFiles(ctx context.Context, tarball, tree, prefix string, files []markedFile, log io.Writer, rep hostbuild.Reporter) error {
+	top := filepath.Base(tree)
+	args := []string{"-xmJf", tarball, "--occurrence=1"}
+	n := 0
+	for _, f := range files {
+		if !f.inTarball {
+			if err := os.Remove(filepath.Join(tree, f.path)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			continue
+		}
+		args = append(args, prefix+top+"/"+f.path)
+		n++
+	}
+	if n == 0 {
+		return nil
+	}
+	rep.Phase("restoring %d files of %s from %s", n, tree, tarball)
+	fmt.Fprintf(log, "\n$ cd %s && tar %s\n", filepath.Dir(tree), strings.Join(args, " "))
+	return hostbuild.Run(ctx, hostbuild.Command(ctx, filepath.Dir(tree), "tar", args...), log)
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// tarTopDir returns the top directory inside a tarball from its first
+// entry, and the prefix its member names carry before it ("./" or "").
+func tarTopDir(ctx context.Context, tarball string) (top, prefix string, err error) {
 	cmd := hostbuild.Command(ctx, "", "tar", "-tJf", tarball)
-	pipe, err := cmd.StdoutPipe()
+	// An os.Pipe, not cmd.StdoutPipe: hostbuild.Start waits for the command
+	// at once, and Wait closes the pipes it made.
+	pr, pw, err := os.Pipe()
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("tar: %w", err)
+	defer pr.Close()
+	cmd.Stdout = pw
+	wait, err := hostbuild.Start(cmd)
+	pw.Close()
+	if err != nil {
+		return "", "", fmt.Errorf("tar: %w", err)
 	}
-	line, readErr := bufio.NewReader(pipe).ReadString('\n')
+	line, readErr := bufio.NewReader(pr).ReadString('\n')
 	hostbuild.KillGroup(cmd)
-	_ = cmd.Wait()
-	first := strings.TrimPrefix(strings.TrimSpace(line), "./")
-	top, _, _ := strings.Cut(first, "/")
-	if top == "" || top == "." || top == ".." {
-		return "", fmt.Errorf("list %s: no top directory in first entry %q (%v)", tarball, line, readErr)
+	_ = wait()
+	line = strings.TrimSpace(line)
+	first := strings.TrimPrefix(line, "./")
+	if len(first) < len(line) {
+		prefix = "./"
 	}
-	return top, nil
+	top, _, _ = strings.Cut(first, "/")
+	if top == "" || top == "." || top == ".." {
+		return "", "", fmt.Errorf("list %s: no top directory in first entry %q (%v)", tarball, line, readErr)
+	}
+	return top, prefix, nil
 }

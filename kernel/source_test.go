@@ -165,8 +165,177 @@ func TestExtract(t *testing.T) {
 	if exists(filepath.Join(tree, "leftover")) {
 		t.Errorf("a new tarball did not replace the old tree")
 	}
-	if b, _ := os.ReadFile(tree + ".ktstr-extracted"); string(b) != "v2" {
-		t.Errorf("marker = %q, want v2", b)
+	if m, err := readMarker(tree + ".ktstr-extracted"); err != nil || m.identity != "v2" || m.pending || len(m.patches) != 0 {
+		t.Errorf("marker = %+v, %v; want v2 without patches", m, err)
+	}
+}
+
+// patchTarball writes a tarball holding linux-source-9.9 with a Makefile,
+// a.c and b.c, and returns its path.
+func patchTarball(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"tar", "xz", "patch"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s", tool)
+		}
+	}
+	work := t.TempDir()
+	writeFile(t, filepath.Join(work, "linux-source-9.9/Makefile"), []byte("VERSION = 9\n"))
+	writeFile(t, filepath.Join(work, "linux-source-9.9/a.c"), []byte(pristineA))
+	writeFile(t, filepath.Join(work, "linux-source-9.9/sub/b.c"), []byte(pristineB))
+	tarball := filepath.Join(work, "linux-source-9.9.tar.xz")
+	if out, err := exec.Command("tar", "-cJf", tarball, "-C", work, "linux-source-9.9").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v\n%s", err, out)
+	}
+	return tarball
+}
+
+const (
+	pristineA = "one\ntwo\nthree\n"
+	pristineB = "four\nfive\nsix\n"
+	patchedA  = "one\nTWO\nthree\n"
+	patchedB  = "four\nFIVE\nsix\n"
+)
+
+func testPatch(t *testing.T, name, diff string) kpatch {
+	t.Helper()
+	p, err := newPatch(name, []byte(diff))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestExtractPatches checks that the extracted tree is always the tarball
+// plus exactly the current patches, through patch set changes, an old
+// marker without patches and a patch that fails.
+func TestExtractPatches(t *testing.T) {
+	ctx := context.Background()
+	tarball := patchTarball(t)
+	pA := testPatch(t, "0001-a.patch", "--- a/a.c\n+++ b/a.c\n@@ -1,3 +1,3 @@\n one\n-two\n+TWO\n three\n")
+	pNew := testPatch(t, "0002-new.patch", "--- /dev/null\n+++ b/new.c\n@@ -0,0 +1 @@\n+new\n")
+	pB := testPatch(t, "0001-b.patch", "--- a/sub/b.c\n+++ b/sub/b.c\n@@ -1,3 +1,3 @@\n four\n-five\n+FIVE\n six\n")
+	pBad := testPatch(t, "0002-bad.patch", "--- a/sub/b.c\n+++ b/sub/b.c\n@@ -1,3 +1,3 @@\n nope\n-nah\n+x\n zip\n")
+
+	srcRoot := filepath.Join(t.TempDir(), "src")
+	tree := filepath.Join(srcRoot, "linux-source-9.9")
+	marker := tree + markerSuffix
+	var log strings.Builder
+	run := func(patches ...kpatch) error {
+		t.Helper()
+		log.Reset()
+		src := &source{tarball: tarball, identity: "v1", patches: patches}
+		err := extract(ctx, src, srcRoot, &log, hostbuild.Reporter{})
+		if err == nil && src.tree != tree {
+			t.Fatalf("tree %q", src.tree)
+		}
+		return err
+	}
+	check := func(step string, files map[string]string, patches ...kpatch) {
+		t.Helper()
+		for f, want := range files {
+			b, err := os.ReadFile(filepath.Join(tree, f))
+			switch {
+			case want == "" && err == nil:
+				t.Errorf("%s: %s exists, want it gone", step, f)
+			case want != "" && string(b) != want:
+				t.Errorf("%s: %s = %q (%v), want %q", step, f, b, err, want)
+			}
+		}
+		m, err := readMarker(marker)
+		if err != nil || m.pending || m.identity != "v1" || !sameRecords(m.patches, records(patches)) {
+			t.Errorf("%s: marker %+v, %v; want patches %v", step, m, err, records(patches))
+		}
+		for _, f := range []string{"a.c.orig", "a.c.rej", "sub/b.c.orig", "sub/b.c.rej"} {
+			if exists(filepath.Join(tree, f)) {
+				t.Errorf("%s: patch left %s", step, f)
+			}
+		}
+	}
+
+	// A fresh extraction gets the patches.
+	if err := run(pA, pNew); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	check("fresh", map[string]string{"a.c": patchedA, "new.c": "new\n", "sub/b.c": pristineB}, pA, pNew)
+	if m, _ := readMarker(marker); len(m.files) != 2 || m.files[0] != (markedFile{"a.c", true}) || m.files[1] != (markedFile{"new.c", false}) {
+		t.Errorf("marker files %+v", m.files)
+	}
+	// Nothing to do the second time.
+	if err := run(pA, pNew); err != nil || log.String() != "" {
+		t.Errorf("second extract: %v, log:\n%s", err, log.String())
+	}
+
+	// Another patch set: a.c comes back from the tarball with a new mtime
+	// (what was built from the patched a.c must be rebuilt), new.c goes.
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(tree, "a.c"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(pB); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	check("changed", map[string]string{"a.c": pristineA, "new.c": "", "sub/b.c": patchedB}, pB)
+	if st, _ := os.Stat(filepath.Join(tree, "a.c")); !st.ModTime().After(old.Add(time.Minute)) {
+		t.Errorf("restored a.c kept an old mtime %v", st.ModTime())
+	}
+	if strings.Contains(log.String(), "tar -xJf") || !strings.Contains(log.String(), "tar -xmJf") {
+		t.Errorf("patch set change did not restore files (only):\n%s", log.String())
+	}
+
+	// No patches at all.
+	if err := run(); err != nil {
+		t.Fatal(err)
+	}
+	check("none", map[string]string{"a.c": pristineA, "sub/b.c": pristineB})
+
+	// A marker from before patches (the identity alone, no newline) on an
+	// unpatched tree: patched without extracting again.
+	writeFile(t, marker, []byte("v1"))
+	if err := run(pA); err != nil {
+		t.Fatal(err)
+	}
+	check("legacy marker", map[string]string{"a.c": patchedA, "sub/b.c": pristineB}, pA)
+	if strings.Contains(log.String(), "tar -x") {
+		t.Errorf("legacy marker: tree extracted again:\n%s", log.String())
+	}
+
+	// A patch that does not apply fails, leaves the marker pending and b.c
+	// untouched (dry run first)...
+	err := run(pA, pBad)
+	if err == nil || !strings.Contains(err.Error(), "0002-bad.patch does not apply") {
+		t.Fatalf("bad patch: error %v", err)
+	}
+	if m, _ := readMarker(marker); !m.pending {
+		t.Errorf("marker after a failed patch %+v, want pending", m)
+	}
+	if b, _ := os.ReadFile(filepath.Join(tree, "sub/b.c")); string(b) != pristineB {
+		t.Errorf("failed patch changed b.c: %q", b)
+	}
+	// ... and the next run starts from the tarball's files again.
+	writeFile(t, filepath.Join(tree, "a.c"), []byte("garbage\n"))
+	if err := run(pA); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	check("after failure", map[string]string{"a.c": patchedA, "sub/b.c": pristineB}, pA)
+}
+
+func TestMarkerRoundTrip(t *testing.T) {
+	m := extractMarker{identity: "tarball size=1 sha256=ab", pending: true,
+		patches: []patchRecord{{"0001-a.patch", "11"}},
+		files:   []markedFile{{"kernel/sched/ext.c", true}, {"new.c", false}}}
+	p := filepath.Join(t.TempDir(), "m")
+	writeFile(t, p, m.encode())
+	got, err := readMarker(p)
+	if err != nil || got.identity != m.identity || !got.pending || !sameRecords(got.patches, m.patches) ||
+		len(got.files) != 2 || got.files[0] != m.files[0] || got.files[1] != m.files[1] {
+		t.Errorf("round trip %+v, %v", got, err)
+	}
+	for _, bad := range []string{"id\nwhat\n", "id\npatch x\n", "id\nfile ../x\n", "id\nfile /etc/x\n"} {
+		writeFile(t, p, []byte(bad))
+		if _, err := readMarker(p); err == nil {
+			t.Errorf("readMarker accepted %q", bad)
+		}
 	}
 }
 

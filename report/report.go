@@ -1,10 +1,13 @@
 // Package report records test outcomes for machines and summarizes them
 // for people. Each VM run can be written as one JSON file (see Write; the
-// root package does it when $KTSTR_RESULTS_DIR is set), and Summarize reads
-// a directory of them back into a table (`ktstr report DIR`).
+// root package does it when $KTSTR_RESULTS_DIR is set, and into the test's
+// artifact directory with go test -artifacts), and Summarize reads a
+// directory of them back into a table (`ktstr report DIR`).
 package report
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,22 +19,44 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/ktstr-go/ktstr/verdict"
 	"github.com/ktstr-go/ktstr/verify"
 )
 
 // Record is the outcome of one VM run.
 type Record struct {
-	Test      string `json:"test"`
-	Replica   int    `json:"replica"`
+	// Package is the import path of the test's package; Test its
+	// testing.T name. Iteration counts go test -count repeats of the test
+	// from 0, Occurrence the ktstr.Run calls within one test, Replica the
+	// replicas of one call.
+	Package    string `json:"package,omitempty"`
+	Test       string `json:"test"`
+	Iteration  int    `json:"iteration"`
+	Occurrence int    `json:"occurrence"`
+	Replica    int    `json:"replica"`
+
 	Topology  string `json:"topology"`
 	Scheduler string `json:"scheduler"`
 	Profile   string `json:"profile,omitempty"`
 	Accel     string `json:"accel"`
-	// Passed is the test's verdict (ExpectErr already applied); Failure
-	// says why the run failed, if it did.
-	Passed    bool   `json:"passed"`
-	ExpectErr bool   `json:"expect_err,omitempty"`
-	Failure   string `json:"failure,omitempty"`
+	// Kernel is the kernel booted: its release and cache key ("" outside
+	// the cache).
+	Kernel    string `json:"kernel,omitempty"`
+	KernelKey string `json:"kernel_key,omitempty"`
+	// Watchdog is the sched_ext watchdog the kernel applied, or the note
+	// saying why none was.
+	Watchdog string `json:"watchdog,omitempty"`
+
+	// Passed is the test's verdict (ExpectErr already applied). Kind and
+	// Failure say how the run failed, if it did; Checks are the failed
+	// check ids; Expected describes what ExpectErr expected.
+	Passed    bool          `json:"passed"`
+	ExpectErr bool          `json:"expect_err,omitempty"`
+	Expected  string        `json:"expected,omitempty"`
+	Kind      verdict.Kind  `json:"kind,omitempty"`
+	Failure   string        `json:"failure,omitempty"`
+	Checks    []string      `json:"checks,omitempty"`
+	Exit      *verdict.Exit `json:"exit,omitempty"`
 	// Result is what the test function's checks returned, when it returned.
 	Result *verify.Result `json:"result,omitempty"`
 	// BootToFn is from Run starting to the test function starting in the
@@ -41,14 +66,28 @@ type Record struct {
 	Start    time.Time     `json:"start"`
 }
 
-// FileName is the file Write uses for r: the test name with path
-// separators replaced, and the replica.
+// FileName is the file Write uses for r: the test name made safe for a
+// file name, then a hash of everything that identifies the run (package,
+// test, iteration, occurrence, replica), so that no two runs share a file
+// however their names are spelled.
 func (r Record) FileName() string {
-	name := strings.NewReplacer("/", "__", " ", "_").Replace(r.Test)
-	return fmt.Sprintf("%s.r%d.json", name, r.Replica)
+	name := strings.Map(func(c rune) rune {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
+			return c
+		}
+		return '_'
+	}, r.Test)
+	if len(name) > 100 {
+		name = name[:100]
+	}
+	id := fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", r.Package, r.Test, r.Iteration, r.Occurrence, r.Replica)
+	sum := sha256.Sum256([]byte(id))
+	return fmt.Sprintf("%s.i%d.r%d.%s.json", name, r.Iteration, r.Replica, hex.EncodeToString(sum[:6]))
 }
 
-// Write writes r as indented JSON into dir, creating dir if needed.
+// Write writes r as indented JSON into dir, creating dir if needed, through
+// a temporary file renamed into place.
 func Write(dir string, r Record) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write result: %w", err)
@@ -57,14 +96,26 @@ func Write(dir string, r Record) error {
 	if err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
-	tmp := filepath.Join(dir, "."+r.FileName()+".tmp")
-	if err := os.WriteFile(tmp, append(raw, '\n'), 0o644); err != nil {
+	f, err := os.CreateTemp(dir, ".record-*.tmp")
+	if err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
-	return os.Rename(tmp, filepath.Join(dir, r.FileName()))
+	tmp := f.Name()
+	_, werr := f.Write(append(raw, '\n'))
+	cerr := f.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write result: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, r.FileName())); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write result: %w", err)
+	}
+	return nil
 }
 
-// Read reads every record in dir, ordered by test name and replica.
+// Read reads every record in dir, ordered by package, test name, iteration,
+// occurrence and replica.
 func Read(dir string) ([]Record, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 	if err != nil {
@@ -89,19 +140,30 @@ func Read(dir string) ([]Record, error) {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i].Test != out[j].Test {
-			return out[i].Test < out[j].Test
+		a, b := out[i], out[j]
+		if a.Package != b.Package {
+			return a.Package < b.Package
 		}
-		return out[i].Replica < out[j].Replica
+		if a.Test != b.Test {
+			return a.Test < b.Test
+		}
+		if a.Iteration != b.Iteration {
+			return a.Iteration < b.Iteration
+		}
+		if a.Occurrence != b.Occurrence {
+			return a.Occurrence < b.Occurrence
+		}
+		return a.Replica < b.Replica
 	})
 	return out, errors.Join(errs...)
 }
 
-// Summarize writes a table of the records: verdict, test, topology,
-// scheduler and profile, times, and the first failure.
+// Summarize writes a table of the records: verdict, failure kind, test,
+// topology, scheduler and profile, times, and the first line of the
+// failure.
 func Summarize(w io.Writer, recs []Record) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RESULT\tTEST\tTOPOLOGY\tSCHEDULER\tBOOT→FN\tTOTAL\tWHY")
+	fmt.Fprintln(tw, "RESULT\tKIND\tTEST\tTOPOLOGY\tSCHEDULER\tBOOT→FN\tTOTAL\tWHY")
 	pass := 0
 	for _, r := range recs {
 		verdict := "FAIL"
@@ -109,19 +171,26 @@ func Summarize(w io.Writer, recs []Record) error {
 			verdict = "PASS"
 			pass++
 		}
+		kind := string(r.Kind)
+		if kind == "" {
+			kind = "-"
+		}
 		sched := r.Scheduler
 		if r.Profile != "" && r.Profile != "default" {
 			sched += " [" + r.Profile + "]"
 		}
-		why := r.Failure
+		test := r.Test
+		if r.Iteration > 0 {
+			test += fmt.Sprintf(" #%d", r.Iteration+1)
+		}
+		why := firstUseful(r.Failure)
 		if r.Passed && r.ExpectErr {
 			why = "failed as expected: " + why
 		}
-		why = firstUseful(why)
 		if len(why) > 100 {
 			why = why[:97] + "..."
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%.1fs\t%.1fs\t%s\n", verdict, r.Test, r.Topology, sched,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1fs\t%.1fs\t%s\n", verdict, kind, test, r.Topology, sched,
 			r.BootToFn.Seconds(), r.Total.Seconds(), why)
 	}
 	fmt.Fprintf(tw, "\n%d of %d passed\n", pass, len(recs))
@@ -134,13 +203,10 @@ func Summarize(w io.Writer, recs []Record) error {
 func firstUseful(s string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
-		if i == 0 && strings.HasPrefix(strings.TrimPrefix(l, "failed as expected: "), "FAIL:") && len(lines) > 1 {
+		if i == 0 && strings.HasPrefix(l, "FAIL:") && len(lines) > 1 {
 			continue
 		}
 		if t := strings.TrimSpace(l); t != "" {
-			if i > 0 && strings.HasPrefix(lines[0], "failed as expected: ") {
-				return "failed as expected: " + t
-			}
 			return t
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ktstr-go/ktstr/verdict"
 	"github.com/ktstr-go/ktstr/verify"
 )
 
@@ -16,7 +17,7 @@ func TestWriteReadSummarize(t *testing.T) {
 	res := verify.Fail("3 > 2")
 	recs := []Record{
 		{Test: "TestB/sub", Replica: 1, Topology: "1n1l2c1t", Scheduler: "fixture", Profile: "llc", Accel: "tcg",
-			Failure: "scheduler fixture failed during the test\nmore", Result: &res, BootToFn: 2 * time.Second, Total: 5 * time.Second},
+			Kind: verdict.SchedulerEjected, Failure: "scheduler fixture failed during the test\nmore", Result: &res, BootToFn: 2 * time.Second, Total: 5 * time.Second},
 		{Test: "TestA", Topology: "1n2l2c1t", Scheduler: "eevdf", Accel: "tcg", Passed: true, BootToFn: time.Second, Total: 3 * time.Second},
 	}
 	for _, r := range recs {
@@ -36,7 +37,7 @@ func TestWriteReadSummarize(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{"PASS    TestA ", "FAIL    TestB/sub ", "fixture [llc]", "scheduler fixture failed during the test", "1 of 2 passed"} {
+	for _, want := range []string{"PASS    -                  TestA ", "FAIL    scheduler-ejected  TestB/sub ", "fixture [llc]", "scheduler fixture failed during the test", "1 of 2 passed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
@@ -46,7 +47,6 @@ func TestWriteReadSummarize(t *testing.T) {
 	}
 	for in, want := range map[string]string{
 		"FAIL: 1 check(s) failed\n  [spread] cgroup x: spread 80%\n  note": "[spread] cgroup x: spread 80%",
-		"failed as expected: FAIL: 1 check(s) failed\n  [gap] g":           "failed as expected: [gap] g",
 		"scheduler died\nlog": "scheduler died",
 	} {
 		if got := firstUseful(in); got != want {
@@ -55,5 +55,36 @@ func TestWriteReadSummarize(t *testing.T) {
 	}
 	if _, err := Read(t.TempDir()); err == nil {
 		t.Error("empty dir: want an error")
+	}
+}
+
+// Runs whose names differ only in spelling, the same test in two packages,
+// and go test -count repeats each get their own file: before, T/a/b and
+// T/a__b (and every repeat) shared one, so a FAIL could be overwritten by
+// a PASS.
+func TestFileNamesUnique(t *testing.T) {
+	recs := []Record{
+		{Package: "m/p", Test: "T/a/b"}, {Package: "m/p", Test: "T/a__b"}, {Package: "m/q", Test: "T/a/b"},
+		{Package: "m/p", Test: "T/a/b", Iteration: 1}, {Package: "m/p", Test: "T/a/b", Occurrence: 1},
+		{Package: "m/p", Test: "T/a/b", Replica: 1}, {Package: "m/p", Test: "T/a b"}, {Package: "m/p", Test: "T/a_b"},
+	}
+	dir := t.TempDir()
+	seen := map[string]bool{}
+	for _, r := range recs {
+		n := r.FileName()
+		if seen[n] {
+			t.Errorf("%+v: file name %s already used", r, n)
+		}
+		seen[n] = true
+		if strings.ContainsAny(n, "/ ") {
+			t.Errorf("file name %q has a separator or space", n)
+		}
+		if err := Write(dir, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := Read(dir)
+	if err != nil || len(got) != len(recs) {
+		t.Fatalf("Read: %d records, %v; want %d", len(got), err, len(recs))
 	}
 }

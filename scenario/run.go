@@ -3,15 +3,14 @@ package scenario
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ktstr-go/ktstr/internal/threads"
 	"github.com/ktstr-go/ktstr/verify"
 	"github.com/ktstr-go/ktstr/workload"
 )
@@ -280,17 +279,12 @@ func setProcessAffinity(pid int, cpus []int) error {
 	for _, c := range cpus {
 		set.Set(c)
 	}
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(filepath.Base(t))
-		if err != nil {
-			continue
-		}
-		if err := unix.SchedSetaffinity(tid, &set); err != nil && !errors.Is(err, unix.ESRCH) {
+	return threads.Each(pid, func(tid int) error {
+		if err := unix.SchedSetaffinity(tid, &set); err != nil {
 			return fmt.Errorf("sched_setaffinity(%d, %v): %w", tid, cpus, err)
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func (r *run) moveAll(from, to string) error {

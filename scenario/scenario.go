@@ -33,7 +33,8 @@ type Env struct {
 	Duration time.Duration
 	// WorkersPerCgroup is the default worker count of a CgroupDef.
 	WorkersPerCgroup int
-	// Checks and Verify configure the checks run at the end.
+	// Checks configures the checks run at the end; Verify says where they
+	// run, its Scale scaling their time and rate limits.
 	Checks verify.Config
 	Verify verify.Env
 	// Cgroups is where the scenario's cgroups are made.

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ktstr-go/ktstr/internal/schedbuild"
 	"github.com/ktstr-go/ktstr/kernel"
 )
 
@@ -27,7 +28,7 @@ const schedEnvVar = "KTSTR_SCHEDULER"
 //     directory holding a file of that name;
 //  2. the directory of the running executable (the test binary);
 //  3. the directories on PATH;
-//  4. the scheduler cache (see [Build]): first the entry of the kernel
+//  4. the scheduler cache (filled by `ktstr sched build`): first the entry of the kernel
 //     [kernel.Resolve] returns, then the other entries, newest first.
 //
 // Only executable regular files match. When none does, the error wraps
@@ -88,20 +89,20 @@ func hostSearchEnv() searchEnv {
 	if exe, err := os.Executable(); err == nil {
 		env.exeDir = filepath.Dir(exe)
 	}
-	cache, err := CacheDir()
+	cache, err := schedbuild.CacheDir()
 	if err != nil {
 		env.cacheNote = err.Error()
 		return env
 	}
 	env.cache = cache
-	entries, err := listEntries(cache)
+	entries, err := schedbuild.ListDir(cache)
 	if err != nil {
 		env.cacheNote = err.Error()
 		return env
 	}
 	current := ""
 	if img, err := kernel.Resolve(); err == nil {
-		current = EntryKey(img)
+		current = schedbuild.EntryKey(img)
 	} else {
 		env.cacheNote = "no current kernel: " + firstLine(err.Error())
 	}
@@ -111,7 +112,7 @@ func hostSearchEnv() searchEnv {
 
 // orderEntries puts the entry keyed current first, the others after it in
 // their (newest first) order.
-func orderEntries(entries []Entry, current, note string) ([]string, string) {
+func orderEntries(entries []schedbuild.Entry, current, note string) ([]string, string) {
 	var dirs []string
 	for _, e := range entries {
 		if current != "" && e.Key == current {
@@ -150,12 +151,12 @@ func search(name string, env searchEnv) (string, error) {
 			searched = append(searched, fmt.Sprintf("$%s=%s (%v)", schedEnvVar, v, errors.Unwrap(err)))
 		case st.IsDir():
 			p := filepath.Join(abs, name)
-			if isExecutable(p) {
+			if schedbuild.IsExecutable(p) {
 				return p, nil
 			}
 			searched = append(searched, fmt.Sprintf("$%s=%s (directory: %s)", schedEnvVar, v, absence(p)))
 		case filepath.Base(abs) == name:
-			if !isExecutable(abs) {
+			if !schedbuild.IsExecutable(abs) {
 				return "", fmt.Errorf("%s=%s names %s but it is not an executable file", schedEnvVar, v, name)
 			}
 			return abs, nil
@@ -168,7 +169,7 @@ func search(name string, env searchEnv) (string, error) {
 		searched = append(searched, "test binary directory (unknown)")
 	} else {
 		p := filepath.Join(env.exeDir, name)
-		if isExecutable(p) {
+		if schedbuild.IsExecutable(p) {
 			return p, nil
 		}
 		searched = append(searched, "test binary directory "+env.exeDir)
@@ -180,7 +181,7 @@ func search(name string, env searchEnv) (string, error) {
 			continue
 		}
 		dirs = append(dirs, d)
-		if p := filepath.Join(d, name); isExecutable(p) {
+		if p := filepath.Join(d, name); schedbuild.IsExecutable(p) {
 			return p, nil
 		}
 	}
@@ -191,7 +192,7 @@ func search(name string, env searchEnv) (string, error) {
 	}
 	// (d) the scheduler cache.
 	for _, d := range env.entries {
-		if p := filepath.Join(d, name); isExecutable(p) {
+		if p := filepath.Join(d, name); schedbuild.IsExecutable(p) {
 			return p, nil
 		}
 	}
@@ -216,7 +217,7 @@ func search(name string, env searchEnv) (string, error) {
 	return "", fmt.Errorf("%w: %s; searched, in order:\n  %s\n"+
 		"fix: build the schedulers with `ktstr sched build` (`go run %s/cmd/ktstr sched build`), "+
 		"set %s to the binary or its directory, or give its path with ktstr.Path",
-		ErrSchedulerNotFound, name, strings.Join(searched, "\n  "), ModulePath, schedEnvVar)
+		ErrSchedulerNotFound, name, strings.Join(searched, "\n  "), schedbuild.ModulePath, schedEnvVar)
 }
 
 // absence says why p did not match.

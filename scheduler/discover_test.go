@@ -2,11 +2,14 @@ package scheduler
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ktstr-go/ktstr/internal/schedbuild"
 )
 
 // writeExec writes a file with the given mode, creating its directory.
@@ -142,7 +145,7 @@ func TestSearchNotFoundMessage(t *testing.T) {
 
 func TestOrderEntries(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	entries := []Entry{ // newest first, as listEntries returns them
+	entries := []schedbuild.Entry{ // newest first, as listEntries returns them
 		{Key: "new", Dir: "/c/new", Built: t0.Add(2 * time.Hour)},
 		{Key: "mid", Dir: "/c/mid", Built: t0.Add(time.Hour)},
 		{Key: "old", Dir: "/c/old", Built: t0},
@@ -206,7 +209,8 @@ func TestDiscoverHost(t *testing.T) {
 	cache := filepath.Join(root, "schedulers")
 	for i, key := range []string{"aaaa000000000001", "aaaa000000000002"} {
 		writeTestExec(t, filepath.Join(cache, key, "scx_simple"), 0o755)
-		if err := writeEntryMeta(filepath.Join(cache, key), entryMeta{KernelKey: key, Schedulers: []string{"scx_simple"}, Built: t0.Add(time.Duration(i) * time.Hour)}); err != nil {
+		meta := fmt.Sprintf(`{"kernel_key":%q,"schedulers":["scx_simple"],"built":%q}`, key, t0.Add(time.Duration(i)*time.Hour).Format(time.RFC3339))
+		if err := os.WriteFile(filepath.Join(cache, key, "meta.json"), []byte(meta), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -238,7 +242,14 @@ func TestDiscoverHost(t *testing.T) {
 func fakeKernelEntry(t *testing.T, root, key string, built time.Time) {
 	t.Helper()
 	dir := filepath.Join(root, "kernels", key)
-	writeTestExec(t, filepath.Join(dir, "bzImage"), 0o644)
+	bz := make([]byte, 0x400) // passes for a bzImage: "HdrS" at 0x202
+	copy(bz[0x202:], "HdrS")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bzImage"), bz, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	meta := `{"key":"` + key + `","release":"6.12.117","built":"` + built.Format(time.RFC3339) + `"}`
 	if err := os.WriteFile(filepath.Join(dir, "meta.json"), []byte(meta), 0o644); err != nil {
 		t.Fatal(err)

@@ -106,23 +106,3 @@ func TestArgsOrder(t *testing.T) {
 		t.Errorf("no config: %v", got)
 	}
 }
-
-func TestValidateKernelArgs(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		bad  string
-	}{
-		{[]string{"nosmt", "sched_debug=1", "isolcpus=1"}, ""},
-		{[]string{"console=tty0"}, "console"},
-		{[]string{"panic=0"}, "panic"},
-		{[]string{"rdinit=/bin/sh"}, "rdinit"},
-		{[]string{"init=/x"}, "init"},
-		{[]string{"a b"}, "without spaces"},
-		{[]string{""}, "without spaces"},
-	} {
-		err := ValidateKernelArgs(tc.args)
-		if (err != nil) != (tc.bad != "") || (err != nil && !strings.Contains(err.Error(), tc.bad)) {
-			t.Errorf("ValidateKernelArgs(%q) = %v, want error containing %q", tc.args, err, tc.bad)
-		}
-	}
-}

@@ -40,6 +40,9 @@ func (t Topology) String() string {
 
 var shapeRE = regexp.MustCompile(`^(\d+)n(\d+)l(\d+)c(\d+)t$`)
 
+// dimensions names the four counts in the order of the compact form.
+var dimensions = [4]string{"NUMA nodes", "LLCs", "cores per LLC", "threads per core"}
+
 // Parse parses the compact form produced by String, such as "2n4l1c2t", and
 // validates the result.
 func Parse(s string) (Topology, error) {
@@ -51,7 +54,9 @@ func Parse(s string) (Topology, error) {
 	for i := range v {
 		n, err := strconv.Atoi(m[i+1])
 		if err != nil {
-			return Topology{}, fmt.Errorf("topology %q: %w", s, err)
+			// The pattern admits only digits, so the one possible error
+			// is a number too large for an int.
+			return Topology{}, fmt.Errorf("topology %q: %s is %s: at most %d", s, dimensions[i], m[i+1], limit(i))
 		}
 		v[i] = n
 	}
@@ -63,29 +68,72 @@ func Parse(s string) (Topology, error) {
 }
 
 // MaxCPUs is the largest vCPU count a topology may have (the guest kernel's
-// CONFIG_NR_CPUS).
+// CONFIG_NR_CPUS). It also bounds each count on its own.
 const MaxCPUs = 512
 
-// Validate reports whether the topology can be built: every count at least 1,
-// LLCs divisible by NUMA nodes, and at most MaxCPUs CPUs.
+// MaxNumaNodes is the most NUMA nodes a topology may have: the guest kernel
+// is built with the x86-64 default CONFIG_NODES_SHIFT=6 (kernel/ktstr.config
+// leaves it alone), so it brings up at most 64 nodes.
+const MaxNumaNodes = 64
+
+// limit is the largest value of dimension i (in the order of dimensions).
+func limit(i int) int {
+	if i == 0 {
+		return MaxNumaNodes
+	}
+	return MaxCPUs
+}
+
+// Validate reports whether the topology can be built: every count at least
+// 1, NUMA nodes at most MaxNumaNodes and every other count at most MaxCPUs
+// (checked before anything is multiplied, so CPUs cannot overflow), LLCs
+// divisible by NUMA nodes (so at least one LLC per node), and at most
+// MaxCPUs CPUs in all. CPUs of a valid topology is between 1 and MaxCPUs.
 func (t Topology) Validate() error {
 	var errs []error
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"NUMA nodes", t.NumaNodes}, {"LLCs", t.LLCs}, {"cores per LLC", t.Cores}, {"threads per core", t.Threads}} {
-		if f.v < 1 {
-			errs = append(errs, fmt.Errorf("%s is %d: must be at least 1", f.name, f.v))
+	for i, v := range [4]int{t.NumaNodes, t.LLCs, t.Cores, t.Threads} {
+		switch {
+		case v < 1:
+			errs = append(errs, fmt.Errorf("%s is %d: must be at least 1", dimensions[i], v))
+		case v > limit(i):
+			errs = append(errs, fmt.Errorf("%s is %d: at most %d", dimensions[i], v, limit(i)))
 		}
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
+	if t.NumaNodes > t.LLCs {
+		return fmt.Errorf("%d NUMA nodes but %d LLCs: each node needs at least one LLC, so make LLCs a multiple of NUMA nodes", t.NumaNodes, t.LLCs)
+	}
 	if t.LLCs%t.NumaNodes != 0 {
 		return fmt.Errorf("%d LLCs cannot be split evenly across %d NUMA nodes: make LLCs a multiple of NUMA nodes", t.LLCs, t.NumaNodes)
 	}
+	// Each factor is at most MaxCPUs, so the product is at most MaxCPUs^3
+	// and fits in an int.
 	if n := t.CPUs(); n > MaxCPUs {
 		return fmt.Errorf("%s has %d CPUs: at most %d are supported", t, n, MaxCPUs)
+	}
+	return nil
+}
+
+// MaxMemoryMB is the most guest memory ValidateMemory allows: 1 TiB, more
+// than any test guest needs, and small enough that sizes in the QEMU
+// options (and any arithmetic on them) stay far from overflow.
+const MaxMemoryMB = 1 << 20
+
+// ValidateMemory reports whether memoryMB of guest RAM suits the topology:
+// at least MinNodeMemoryMB for each NUMA node and at most MaxMemoryMB. The
+// topology must be valid (see Validate), which bounds NUMA nodes, so the
+// product below cannot overflow either.
+func (t Topology) ValidateMemory(memoryMB int) error {
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	if memoryMB < MinNodeMemoryMB*t.NumaNodes {
+		return fmt.Errorf("%d MB of memory for %d NUMA nodes: each node needs at least %d MB", memoryMB, t.NumaNodes, MinNodeMemoryMB)
+	}
+	if memoryMB > MaxMemoryMB {
+		return fmt.Errorf("%d MB of memory: at most %d MB (1 TiB)", memoryMB, MaxMemoryMB)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,18 @@ func TestParseString(t *testing.T) {
 		{in: "1n0l2c1t", wantErr: "LLCs is 0"},
 		{in: "2n3l2c1t", wantErr: "cannot be split evenly"},
 		{in: "1n64l8c2t", wantErr: "1024 CPUs"},
+		{in: "1n1l512c2t", wantErr: "1n1l512c2t has 1024 CPUs: at most 512"},
+		{in: "1n1l512c1t", want: New(1, 1, 512, 1)},
+		{in: "1n4611686018427387904l2c1t", wantErr: "LLCs is 4611686018427387904: at most 512"},
+		{in: "1n1l1c4611686018427387904t", wantErr: "threads per core is 4611686018427387904: at most 512"},
+		{in: "1n1l1c513t", wantErr: "threads per core is 513: at most 512"},
+		{in: "1n1l1c99999999999999999999t", wantErr: "threads per core is 99999999999999999999: at most 512"},
+		{in: "1n99999999999999999999l1c1t", wantErr: "LLCs is 99999999999999999999: at most 512"},
+		{in: "99999999999999999999n1l1c1t", wantErr: "NUMA nodes is 99999999999999999999: at most 64"},
+		{in: "1n2147483648l2147483648c2t", wantErr: "cores per LLC is 2147483648: at most 512"},
+		{in: "128n128l1c1t", wantErr: "NUMA nodes is 128: at most 64"},
+		{in: "64n64l1c1t", want: New(64, 64, 1, 1)},
+		{in: "4n2l1c1t", wantErr: "each node needs at least one LLC"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			got, err := Parse(tc.in)
@@ -41,6 +54,90 @@ func TestParseString(t *testing.T) {
 			}
 			if got.String() != tc.in {
 				t.Fatalf("String() = %q, want %q", got.String(), tc.in)
+			}
+		})
+	}
+}
+
+// TestValidateBoundsCPUs checks that every topology Validate accepts has
+// between 1 and MaxCPUs CPUs, over all combinations of boundary and absurd
+// counts (including ones whose product overflows an int).
+func TestValidateBoundsCPUs(t *testing.T) {
+	vals := []int{math.MinInt, -1, 0, 1, 2, 3, 8, 63, 64, 65, 511, 512, 513,
+		1 << 21, 1 << 31, 1 << 32, 1 << 62, math.MaxInt / 2, math.MaxInt}
+	accepted := 0
+	for _, n := range vals {
+		for _, l := range vals {
+			for _, c := range vals {
+				for _, th := range vals {
+					topo := New(n, l, c, th)
+					err := topo.Validate()
+					if err == nil {
+						accepted++
+						if got := topo.CPUs(); got < 1 || got > MaxCPUs {
+							t.Errorf("%v validates with %d CPUs, want 1 to %d", topo, got, MaxCPUs)
+						}
+						continue
+					}
+					if strings.Contains(err.Error(), "has -") {
+						t.Errorf("%v: error %q shows a negative CPU count (an overflow)", topo, err)
+					}
+				}
+			}
+		}
+	}
+	if accepted == 0 {
+		t.Fatal("no combination validated")
+	}
+}
+
+// FuzzParse checks that whatever Parse accepts has between 1 and MaxCPUs
+// CPUs and round-trips through String.
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{"1n2l4c2t", "2n4l1c2t", "1n4611686018427387904l2c1t", "1n1l512c2t", "64n64l8c1t", "1n1l1c99999999999999999999t"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		topo, err := Parse(s)
+		if err != nil {
+			return
+		}
+		if n := topo.CPUs(); n < 1 || n > MaxCPUs {
+			t.Fatalf("Parse(%q) = %v with %d CPUs", s, topo, n)
+		}
+		if _, err := Parse(topo.String()); err != nil {
+			t.Fatalf("Parse(String()) of %v: %v", topo, err)
+		}
+	})
+}
+
+func TestValidateMemory(t *testing.T) {
+	for _, tc := range []struct {
+		topo    Topology
+		mem     int
+		wantErr string
+	}{
+		{topo: New(1, 1, 1, 1), mem: MinNodeMemoryMB},
+		{topo: New(2, 2, 1, 1), mem: 2 * MinNodeMemoryMB},
+		{topo: New(1, 1, 1, 1), mem: MaxMemoryMB},
+		{topo: New(2, 2, 1, 1), mem: 2*MinNodeMemoryMB - 1, wantErr: "each node needs at least 64 MB"},
+		{topo: New(1, 1, 1, 1), mem: 0, wantErr: "each node needs at least 64 MB"},
+		{topo: New(1, 1, 1, 1), mem: math.MinInt, wantErr: "each node needs at least 64 MB"},
+		{topo: New(1, 1, 1, 1), mem: MaxMemoryMB + 1, wantErr: "at most 1048576 MB (1 TiB)"},
+		{topo: New(1, 1, 1, 1), mem: math.MaxInt, wantErr: "at most 1048576 MB (1 TiB)"},
+		{topo: New(64, 64, 1, 1), mem: 64*MinNodeMemoryMB - 1, wantErr: "64 NUMA nodes: each node needs at least 64 MB"},
+		{topo: New(1, 1<<62, 4, 1), mem: 2048, wantErr: "LLCs is 4611686018427387904: at most 512"},
+	} {
+		t.Run(fmt.Sprintf("%v/%d", tc.topo, tc.mem), func(t *testing.T) {
+			err := tc.topo.ValidateMemory(tc.mem)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("ValidateMemory(%d) = %v, want an error containing %q", tc.mem, err, tc.wantErr)
 			}
 		})
 	}
@@ -93,6 +190,8 @@ func TestQEMUArgs(t *testing.T) {
 			" -numa dist,src=0,dst=1,val=20 -numa dist,src=1,dst=0,val=20"},
 		{topo: New(2, 4, 1, 2), mem: 100, wantErr: "each node needs at least 64 MB"},
 		{topo: New(2, 3, 1, 1), mem: 2048, wantErr: "cannot be split evenly"},
+		{topo: New(1, 1<<62, 2, 1), mem: 2048, wantErr: "LLCs is 4611686018427387904: at most 512"},
+		{topo: New(math.MaxInt, math.MaxInt, 1, 1), mem: 2048, wantErr: "NUMA nodes is 9223372036854775807: at most 64"},
 	} {
 		t.Run(tc.topo.String(), func(t *testing.T) {
 			args, err := tc.topo.QEMUArgs(tc.mem)

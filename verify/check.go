@@ -8,8 +8,10 @@ import (
 	"github.com/ktstr-go/ktstr/workload"
 )
 
-// Stable ids of the checks, used as Failure.Check.
+// Stable ids of the checks, used as Failure.Check and Limit.Check. Each is
+// the ID of one setting of the table (Settings).
 const (
+	// Check evaluates these, per cgroup, in this order.
 	CheckStarvation     = "starvation"
 	CheckSpread         = "spread"
 	CheckGap            = "gap"
@@ -20,24 +22,44 @@ const (
 	CheckWakeCV         = "wake_cv"
 	CheckIterationRate  = "iteration_rate"
 	CheckMigrationRatio = "migration_ratio"
+
+	// The host-side monitor's checks. No monitor evaluates these yet.
+	CheckImbalanceRatio = "imbalance_ratio"
+	CheckLocalDSQDepth  = "local_dsq_depth"
+	CheckStall          = "stall"
+	CheckFallbackRate   = "fallback_rate"
+	CheckKeepLastRate   = "keep_last_rate"
 )
 
 // Check runs the enabled checks of a merged cfg over the cgroups' worker
 // reports. Limits are scaled for env as ScaledLimits describes; a note
-// records every scaled limit. For each cgroup, in order, it runs:
-// starvation, spread, gap (NotStarved), isolation (Isolation), throughput
-// CV (MaxThroughputCV), work rate (MinWorkRate), wake p99
-// (MaxP99WakeLatencyNs), wake CV (MaxWakeLatencyCV), iteration rate
-// (MinIterationRate) and migration ratio (MaxMigrationRatio); the formulas
-// are on the check functions. Monitor thresholds (MaxImbalanceRatio,
-// MaxLocalDSQDepth, FailOnStall, SustainedSamples, MaxFallbackRate,
-// MaxKeepLastRate) are not checked here.
+// records every scaled limit. For each cgroup it runs the CgroupScope
+// checks of the table in table order: starvation, spread, gap
+// (NotStarved), isolation (Isolation), throughput CV (MaxThroughputCV),
+// work rate (MinWorkRate), wake p99 (MaxP99WakeLatencyNs), wake CV
+// (MaxWakeLatencyCV), iteration rate (MinIterationRate) and migration
+// ratio (MaxMigrationRatio); the formulas are on the check functions.
+// Monitor settings (MaxImbalanceRatio, MaxLocalDSQDepth, FailOnStall,
+// SustainedSamples, MaxFallbackRate, MaxKeepLastRate) are not checked
+// here.
 //
 // The result passes when no check failed. Result.Cgroups holds every
 // cgroup's Stats regardless. A check that cannot be evaluated for a cgroup
 // (no samples, no CPU time, ...) is skipped with a note, not failed.
 func Check(cfg Config, cgroups []CgroupReport, env Env) Result {
 	lim := ScaledLimits(cfg, env)
+	type active struct {
+		run cgroupCheck
+		lim Limit
+	}
+	var checks []active
+	for i := range table {
+		if s := &table[i]; s.run != nil {
+			if l, _ := lim.Lookup(s.ID); l.On {
+				checks = append(checks, active{s.run, l})
+			}
+		}
+	}
 	r := Result{Notes: lim.notes()}
 	for _, cg := range cgroups {
 		r.Cgroups = append(r.Cgroups, Stats(cg))
@@ -50,42 +72,11 @@ func Check(cfg Config, cgroups []CgroupReport, env Env) Result {
 				r.Notes = append(r.Notes, fmt.Sprintf("cgroup %s: worker %d reported an error: %s", cg.Name, i, w.Err))
 			}
 		}
-		var fs []Failure
 		var notes []string
-		add := func(f []Failure, n []string) {
-			fs, notes = append(fs, f...), append(notes, n...)
+		for _, c := range checks {
+			f, n := c.run(cg, c.lim)
+			r.Failures, notes = append(r.Failures, f...), append(notes, n...)
 		}
-		if lim.Starvation {
-			add(checkStarvation(cg), nil)
-		}
-		if lim.Spread.On {
-			add(checkSpread(cg, lim.Spread))
-		}
-		if lim.Gap.On {
-			add(checkGap(cg, lim.Gap), nil)
-		}
-		if lim.Isolation {
-			add(checkIsolation(cg), nil)
-		}
-		if lim.ThroughputCV.On {
-			add(checkThroughputCV(cg, lim.ThroughputCV))
-		}
-		if lim.WorkRate.On {
-			add(checkWorkRate(cg, lim.WorkRate))
-		}
-		if lim.WakeP99.On {
-			add(checkWakeP99(cg, lim.WakeP99))
-		}
-		if lim.WakeCV.On {
-			add(checkWakeCV(cg, lim.WakeCV))
-		}
-		if lim.IterationRate.On {
-			add(checkIterationRate(cg, lim.IterationRate))
-		}
-		if lim.MigrationRatio.On {
-			add(checkMigrationRatio(cg, lim.MigrationRatio))
-		}
-		r.Failures = append(r.Failures, fs...)
 		r.Notes = append(r.Notes, notes...)
 	}
 	r.Passed = len(r.Failures) == 0
@@ -108,7 +99,7 @@ func secs(d time.Duration) string { return fmt.Sprintf("%.3f s", d.Seconds()) }
 
 // checkStarvation fails every worker with WorkUnits == 0 (Value 0,
 // Limit 0).
-func checkStarvation(cg CgroupReport) []Failure {
+func checkStarvation(cg CgroupReport, _ Limit) ([]Failure, []string) {
 	var fs []Failure
 	for i, w := range cg.Workers {
 		if w.WorkUnits != 0 {
@@ -122,7 +113,7 @@ func checkStarvation(cg CgroupReport) []Failure {
 		}
 		fs = append(fs, failure(CheckStarvation, cg, i, 0, 0, msg, args...))
 	}
-	return fs
+	return fs, nil
 }
 
 // checkSpread checks the fairness spread of a cgroup with at least two
@@ -158,10 +149,10 @@ func checkSpread(cg CgroupReport, l Limit) ([]Failure, []string) {
 // checkGap checks a cgroup's longest scheduling gap: gap_i = MaxGap_i in
 // ms (MaxGap(ns) / 1e6); the worker with the largest gap_i (the first on
 // ties) fails the check when gap_i > l.Effective, where l.Effective =
-// MaxGapMs × slowdown factor. The message says when the gap ended and on
+// MaxGapMs × scale factor. The message says when the gap ended and on
 // which CPU, and how many workers were over the limit. Worker is that
 // worker, Value its gap in ms.
-func checkGap(cg CgroupReport, l Limit) []Failure {
+func checkGap(cg CgroupReport, l Limit) ([]Failure, []string) {
 	worst, over := -1, 0
 	for i, w := range cg.Workers {
 		g := gapMs(w)
@@ -173,25 +164,25 @@ func checkGap(cg CgroupReport, l Limit) []Failure {
 		}
 	}
 	if worst < 0 {
-		return nil
+		return nil, nil
 	}
 	w := cg.Workers[worst]
 	g := gapMs(w)
 	if g <= l.Effective {
-		return nil
+		return nil, nil
 	}
 	return []Failure{failure(CheckGap, cg, worst, g, l.Effective,
 		"worker %d scheduling gap %.1f ms > %s (gap ended %s into the run on CPU %d; %d of %d worker(s) over the limit)",
-		worst, g, l, secs(w.MaxGapAt), w.MaxGapCPU, over, len(cg.Workers))}
+		worst, g, l, secs(w.MaxGapAt), w.MaxGapCPU, over, len(cg.Workers))}, nil
 }
 
 // checkIsolation fails every worker that was seen on a CPU outside its
 // cgroup's cpuset: escaped = Report.CPUs \ CgroupReport.CPUs. A cgroup
 // without a cpuset (nil or empty CPUs: all CPUs) always passes. Value is
 // the number of escaped CPUs, Limit 0, Failure.CPUs the escaped CPUs.
-func checkIsolation(cg CgroupReport) []Failure {
+func checkIsolation(cg CgroupReport, _ Limit) ([]Failure, []string) {
 	if len(cg.CPUs) == 0 {
-		return nil
+		return nil, nil
 	}
 	var fs []Failure
 	for i, w := range cg.Workers {
@@ -210,7 +201,7 @@ func checkIsolation(cg CgroupReport) []Failure {
 		f.CPUs = esc
 		fs = append(fs, f)
 	}
-	return fs
+	return fs, nil
 }
 
 func sortedCopy(xs []int) []int {
@@ -250,7 +241,7 @@ func checkThroughputCV(cg CgroupReport, l Limit) ([]Failure, []string) {
 
 // checkWorkRate fails every worker whose rate = WorkUnits / CPUTime in
 // seconds (workRate) is < l.Effective, where l.Effective = MinWorkRate /
-// slowdown factor. Workers with CPUTime ≤ 0 have no rate and are skipped
+// scale factor. Workers with CPUTime ≤ 0 have no rate and are skipped
 // with a note (a worker that did nothing is the starvation check's
 // business). Value is the rate.
 func checkWorkRate(cg CgroupReport, l Limit) ([]Failure, []string) {
@@ -263,7 +254,7 @@ func checkWorkRate(cg CgroupReport, l Limit) ([]Failure, []string) {
 // checkWakeP99 pools every worker's WakeLatencies (ns) and takes the p99
 // by nearest rank: sort the n samples ascending, rank = ceil(99 × n / 100)
 // (1-based), p99 = sorted[rank−1]. It fails when p99 > l.Effective, where
-// l.Effective = MaxP99WakeLatencyNs × slowdown factor. A cgroup without
+// l.Effective = MaxP99WakeLatencyNs × scale factor. A cgroup without
 // samples is skipped with a note. Value is the p99 in ns, Worker -1.
 func checkWakeP99(cg CgroupReport, l Limit) ([]Failure, []string) {
 	s := wakeSamples(cg.Workers)
@@ -299,7 +290,7 @@ func checkWakeCV(cg CgroupReport, l Limit) ([]Failure, []string) {
 
 // checkIterationRate fails every worker whose rate = Iterations /
 // WallTime in seconds (iterationRate) is < l.Effective, where l.Effective
-// = MinIterationRate / slowdown factor. Workers with WallTime ≤ 0 are
+// = MinIterationRate / scale factor. Workers with WallTime ≤ 0 are
 // skipped with a note. Value is the rate.
 func checkIterationRate(cg CgroupReport, l Limit) ([]Failure, []string) {
 	return checkMinRate(cg, l, CheckIterationRate, "iteration rate", "no wall time", iterationRate,

@@ -43,8 +43,8 @@ type wantFailure struct {
 }
 
 func TestCheck(t *testing.T) {
-	kvm := Env{Slowdown: 1, Accel: "kvm"}
-	tcg := func(f float64) Env { return Env{Slowdown: f, Accel: "tcg"} }
+	kvm := Env{Scale: 1, Accel: "kvm"}
+	tcg := func(f float64) Env { return Env{Scale: f, Accel: "tcg"} }
 	notStarved := func(c *Config) { c.NotStarved = On }
 	spread := func(v float64) func(*Config) {
 		return func(c *Config) { c.NotStarved, c.MaxSpreadPct = On, Val(v) }

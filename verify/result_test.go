@@ -15,7 +15,7 @@ import (
 func failingResult() Result {
 	cfg := Merge(Defaults(), Config{MaxP99WakeLatencyNs: Val(2e6), Isolation: On})
 	cgs := []CgroupReport{statsCgroup(), {Name: "cg_1", Workers: []workload.Report{healthy()}}}
-	return Check(cfg, cgs, Env{Slowdown: 3, Accel: "tcg"})
+	return Check(cfg, cgs, Env{Scale: 3, Accel: "tcg"})
 }
 
 func TestResultString(t *testing.T) {

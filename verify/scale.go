@@ -7,32 +7,34 @@ import (
 
 // Env describes where the checked run happened.
 type Env struct {
-	// Slowdown is how much slower the guest runs than on hardware
-	// virtualization: 1 (or unset) under KVM, more under TCG emulation.
-	// Values that are not finite or not above 1 count as 1.
-	Slowdown float64 `json:"slowdown"`
+	// Scale is the factor check thresholds are scaled by: how much slower
+	// the guest runs than on hardware virtualization, 1 (or unset) under
+	// KVM, more under TCG emulation. Values that are not finite or not
+	// above 1 count as 1.
+	Scale float64 `json:"scale"`
 	// Accel is the accelerator, "kvm" or "tcg"; it labels the scaling in
 	// messages.
 	Accel string `json:"accel"`
 }
 
-// Factor returns the scaling factor: Slowdown when it is finite and
-// greater than 1, else 1.
+// Factor returns the scaling factor: Scale when it is finite and greater
+// than 1, else 1.
 func (e Env) Factor() float64 {
-	if math.IsNaN(e.Slowdown) || math.IsInf(e.Slowdown, 0) || e.Slowdown <= 1 {
+	if math.IsNaN(e.Scale) || math.IsInf(e.Scale, 0) || e.Scale <= 1 {
 		return 1
 	}
-	return e.Slowdown
+	return e.Scale
 }
 
+// label names the factor in messages: the accelerator, else "scale".
 func (e Env) label() string {
 	if e.Accel == "" {
-		return "slowdown"
+		return "scale"
 	}
 	return e.Accel
 }
 
-// Scaling is how a limit follows Env.Slowdown.
+// Scaling is how a limit follows Env.Scale.
 type Scaling int8
 
 // Scaling kinds.
@@ -45,13 +47,29 @@ const (
 	Divided
 )
 
+func (s Scaling) String() string {
+	switch s {
+	case Unscaled:
+		return "unscaled"
+	case Multiplied:
+		return "multiplied"
+	case Divided:
+		return "divided"
+	}
+	return fmt.Sprintf("Scaling(%d)", int8(s))
+}
+
 // Limit is one check's limit as the checks apply it.
 type Limit struct {
+	// Check is the check's id; Kind and Scope are its setting's.
+	Check string `json:"check"`
+	Kind  Kind   `json:"kind"`
+	Scope Scope  `json:"scope"`
 	// On reports whether the check runs.
 	On bool `json:"on"`
 	// Configured is the merged Config value; Effective is what the check
 	// compares against after scaling; Factor is the factor applied (1 when
-	// unscaled).
+	// unscaled): 0, 0 and 1 for a Switch.
 	Configured float64 `json:"configured"`
 	Effective  float64 `json:"effective"`
 	Factor     float64 `json:"factor"`
@@ -64,13 +82,17 @@ type Limit struct {
 }
 
 // Scaled reports whether the effective limit differs from the configured
-// one because of the slowdown.
+// one because of the scale factor.
 func (l Limit) Scaled() bool { return l.Scaling != Unscaled && l.Factor != 1 }
 
 // String describes the limit: "gap limit 2000 ms", or when scaled
 // "gap limit 2000 ms x3 (tcg) = 6000 ms" (times) and
 // "work rate limit 900 units/CPU-s /3 (tcg) = 300 units/CPU-s" (rates).
+// A Switch has no value: its String is its Name ("isolation check").
 func (l Limit) String() string {
+	if l.Kind == Switch {
+		return l.Name
+	}
 	s := l.Name + " " + withUnit(l.Configured, l.Unit)
 	if !l.Scaled() {
 		return s
@@ -82,80 +104,82 @@ func (l Limit) String() string {
 	return fmt.Sprintf("%s %s%s (%s) = %s", s, op, fnum(l.Factor), l.Accel, withUnit(l.Effective, l.Unit))
 }
 
-// Limits are the limits of every check Check runs, after scaling.
-type Limits struct {
-	// Starvation and Isolation are on/off checks without a limit.
-	Starvation bool `json:"starvation"`
-	Isolation  bool `json:"isolation"`
+// Limits are the limits of every check of the table (every setting with
+// an id, the monitor's included), in table order, after scaling.
+type Limits []Limit
 
-	Gap            Limit `json:"gap"`
-	Spread         Limit `json:"spread"`
-	ThroughputCV   Limit `json:"throughput_cv"`
-	WorkRate       Limit `json:"work_rate"`
-	WakeP99        Limit `json:"wake_p99"`
-	WakeCV         Limit `json:"wake_cv"`
-	IterationRate  Limit `json:"iteration_rate"`
-	MigrationRatio Limit `json:"migration_ratio"`
+// Lookup returns the limit of the check with the given id.
+func (ls Limits) Lookup(id string) (Limit, bool) {
+	for _, l := range ls {
+		if l.Check == id {
+			return l, true
+		}
+	}
+	return Limit{}, false
 }
 
-// ScaledLimits returns the limits Check applies for a merged cfg in env.
+// ScaledLimits returns the limits of a merged cfg in env, as Check applies
+// them (and as a monitor would apply its own).
 //
-// A check runs only when its Bool is On or its Threshold holds a value.
-// NotStarved switches starvation, spread and gap together; spread needs
-// MaxSpreadPct and gap MaxGapMs to hold a value as well.
+// A check runs only when its Bool is On or its Threshold holds a value,
+// and its setting's Gate is On. NotStarved switches starvation, spread and
+// gap together; spread needs MaxSpreadPct and gap MaxGapMs to hold a value
+// as well.
 //
-// With f = env.Factor() (the slowdown when above 1, else 1):
+// With f = env.Factor() (the scale when above 1, else 1), by each
+// setting's Scaling:
 //   - time limits are multiplied: MaxGapMs and MaxP99WakeLatencyNs give
 //     effective = configured × f, since everything takes f times longer;
 //   - rate limits are divided: MinWorkRate and MinIterationRate give
 //     effective = configured / f, since f times less gets done per second;
 //   - MaxSpreadPct (a percentage of wall time), MaxThroughputCV,
-//     MaxWakeLatencyCV and MaxMigrationRatio (ratios) are unscaled:
-//     effective = configured.
+//     MaxWakeLatencyCV and MaxMigrationRatio (ratios) and the monitor's
+//     limits are unscaled: effective = configured.
 func ScaledLimits(cfg Config, env Env) Limits {
-	f := env.Factor()
-	mk := func(t Threshold, gate bool, sc Scaling, name, unit string) Limit {
-		v, ok := t.Value()
-		l := Limit{On: gate && ok, Configured: v, Effective: v, Factor: 1, Scaling: sc, Name: name, Unit: unit}
-		if !l.On {
-			return l
+	var ls Limits
+	for i := range table {
+		if s := &table[i]; s.ID != "" {
+			ls = append(ls, s.limit(&cfg, env))
 		}
-		switch sc {
-		case Multiplied:
-			l.Effective, l.Factor = v*f, f
-		case Divided:
-			l.Effective, l.Factor = v/f, f
-		}
-		if l.Factor != 1 {
-			l.Accel = env.label()
-		}
+	}
+	return ls
+}
+
+// limit returns the limit of s in a merged cfg.
+func (s *Setting) limit(cfg *Config, env Env) Limit {
+	l := Limit{Check: s.ID, Kind: s.Kind, Scope: s.Scope, Factor: 1, Scaling: s.Scaling, Name: s.Name, Unit: s.Unit}
+	gate := s.gateOn(cfg)
+	switch x := s.get(cfg).(type) {
+	case Bool:
+		l.On = gate && x.True()
+		return l
+	case Threshold:
+		v, ok := x.Value()
+		l.On, l.Configured, l.Effective = gate && ok, v, v
+	}
+	if !l.On {
 		return l
 	}
-	ns := cfg.NotStarved.True()
-	return Limits{
-		Starvation:     ns,
-		Isolation:      cfg.Isolation.True(),
-		Gap:            mk(cfg.MaxGapMs, ns, Multiplied, "gap limit", "ms"),
-		Spread:         mk(cfg.MaxSpreadPct, ns, Unscaled, "spread limit", "%"),
-		ThroughputCV:   mk(cfg.MaxThroughputCV, true, Unscaled, "throughput CV limit", ""),
-		WorkRate:       mk(cfg.MinWorkRate, true, Divided, "work rate limit", "units/CPU-s"),
-		WakeP99:        mk(cfg.MaxP99WakeLatencyNs, true, Multiplied, "wake p99 limit", "ns"),
-		WakeCV:         mk(cfg.MaxWakeLatencyCV, true, Unscaled, "wake latency CV limit", ""),
-		IterationRate:  mk(cfg.MinIterationRate, true, Divided, "iteration rate limit", "iterations/s"),
-		MigrationRatio: mk(cfg.MaxMigrationRatio, true, Unscaled, "migration ratio limit", "migrations/iteration"),
+	f := env.Factor()
+	switch s.Scaling {
+	case Multiplied:
+		l.Effective, l.Factor = l.Configured*f, f
+	case Divided:
+		l.Effective, l.Factor = l.Configured/f, f
 	}
+	if l.Factor != 1 {
+		l.Accel = env.label()
+	}
+	return l
 }
 
-func (l Limits) all() []Limit {
-	return []Limit{l.Gap, l.Spread, l.ThroughputCV, l.WorkRate, l.WakeP99, l.WakeCV, l.IterationRate, l.MigrationRatio}
-}
-
-// notes returns one line per scaled limit, for Result.Notes.
-func (l Limits) notes() []string {
+// notes returns one line per scaled limit Check applies, for
+// Result.Notes.
+func (ls Limits) notes() []string {
 	var out []string
-	for _, x := range l.all() {
-		if x.On && x.Scaled() {
-			out = append(out, "scaled for slowdown: "+x.String())
+	for _, l := range ls {
+		if l.On && l.Scope == CgroupScope && l.Scaled() {
+			out = append(out, "scaled for slowdown: "+l.String())
 		}
 	}
 	return out

@@ -3,17 +3,18 @@ package verify
 import (
 	"math"
 	"reflect"
+	"slices"
 	"testing"
 )
 
 func TestEnvFactor(t *testing.T) {
 	for _, tc := range []struct {
-		slowdown, want float64
+		scale, want float64
 	}{
 		{0, 1}, {1, 1}, {0.5, 1}, {-3, 1}, {math.NaN(), 1}, {math.Inf(1), 1}, {1.1, 1.1}, {3, 3},
 	} {
-		if got := (Env{Slowdown: tc.slowdown}).Factor(); got != tc.want {
-			t.Errorf("Factor(%v) = %v, want %v", tc.slowdown, got, tc.want)
+		if got := (Env{Scale: tc.scale}).Factor(); got != tc.want {
+			t.Errorf("Factor(%v) = %v, want %v", tc.scale, got, tc.want)
 		}
 	}
 }
@@ -31,6 +32,20 @@ func allLimits() Config {
 	return c
 }
 
+// get returns the limit of check id, failing the test when there is none.
+func get(t *testing.T, ls Limits, id string) Limit {
+	t.Helper()
+	l, ok := ls.Lookup(id)
+	if !ok {
+		t.Fatalf("no limit for check %q in %+v", id, ls)
+	}
+	return l
+}
+
+// cgroupChecks are the ids of the checks Check evaluates, in order.
+var cgroupChecks = []string{CheckStarvation, CheckSpread, CheckGap, CheckIsolation, CheckThroughputCV, CheckWorkRate,
+	CheckWakeP99, CheckWakeCV, CheckIterationRate, CheckMigrationRatio}
+
 func TestScaledLimits(t *testing.T) {
 	type eff struct{ gap, spread, tcv, wr, p99, wcv, ir, mr float64 }
 	for _, tc := range []struct {
@@ -40,79 +55,111 @@ func TestScaledLimits(t *testing.T) {
 		want eff
 	}{
 		// KVM: effective = configured everywhere.
-		{"kvm", allLimits(), Env{Slowdown: 1, Accel: "kvm"}, eff{2000, 15, 0.3, 900, 5e6, 1.5, 10, 0.5}},
+		{"kvm", allLimits(), Env{Scale: 1, Accel: "kvm"}, eff{2000, 15, 0.3, 900, 5e6, 1.5, 10, 0.5}},
 		// TCG x3: gap 2000*3 = 6000 ms; p99 5e6*3 = 1.5e7 ns; work rate
 		// 900/3 = 300; iteration rate 10/3; spread, CVs and the migration
 		// ratio unchanged.
-		{"tcg x3", allLimits(), Env{Slowdown: 3, Accel: "tcg"}, eff{6000, 15, 0.3, 300, 1.5e7, 1.5, 10.0 / 3, 0.5}},
-		// slowdown below 1 is ignored.
-		{"slowdown 0.5", allLimits(), Env{Slowdown: 0.5, Accel: "tcg"}, eff{2000, 15, 0.3, 900, 5e6, 1.5, 10, 0.5}},
+		{"tcg x3", allLimits(), Env{Scale: 3, Accel: "tcg"}, eff{6000, 15, 0.3, 300, 1.5e7, 1.5, 10.0 / 3, 0.5}},
+		// a scale below 1 is ignored.
+		{"scale 0.5", allLimits(), Env{Scale: 0.5, Accel: "tcg"}, eff{2000, 15, 0.3, 900, 5e6, 1.5, 10, 0.5}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := ScaledLimits(tc.cfg, tc.env)
-			got := eff{l.Gap.Effective, l.Spread.Effective, l.ThroughputCV.Effective, l.WorkRate.Effective,
-				l.WakeP99.Effective, l.WakeCV.Effective, l.IterationRate.Effective, l.MigrationRatio.Effective}
+			e := func(id string) float64 { return get(t, l, id).Effective }
+			got := eff{e(CheckGap), e(CheckSpread), e(CheckThroughputCV), e(CheckWorkRate),
+				e(CheckWakeP99), e(CheckWakeCV), e(CheckIterationRate), e(CheckMigrationRatio)}
 			if got != tc.want {
 				t.Errorf("effective limits = %+v, want %+v", got, tc.want)
 			}
-			if !l.Starvation || !l.Isolation {
-				t.Errorf("starvation/isolation = %v/%v, want on", l.Starvation, l.Isolation)
-			}
-			for _, x := range l.all() {
-				if !x.On {
-					t.Errorf("%s off", x.Name)
+			for _, id := range cgroupChecks {
+				if x := get(t, l, id); !x.On || x.Scope != CgroupScope {
+					t.Errorf("%s: on %v scope %v, want on, cgroup", id, x.On, x.Scope)
 				}
 			}
-			if l.Gap.Configured != 2000 || l.WorkRate.Configured != 900 {
-				t.Errorf("configured values changed: %v, %v", l.Gap.Configured, l.WorkRate.Configured)
+			if g, w := get(t, l, CheckGap), get(t, l, CheckWorkRate); g.Configured != 2000 || w.Configured != 900 {
+				t.Errorf("configured values changed: %v, %v", g.Configured, w.Configured)
 			}
 		})
 	}
 }
 
+// TestScaledLimitsOrder: one limit per check id, in table order, the
+// cgroup checks first.
+func TestScaledLimitsOrder(t *testing.T) {
+	var got []string
+	for _, l := range ScaledLimits(Defaults(), Env{}) {
+		got = append(got, l.Check)
+	}
+	want := append(slices.Clone(cgroupChecks), CheckImbalanceRatio, CheckLocalDSQDepth, CheckStall, CheckFallbackRate, CheckKeepLastRate)
+	if !slices.Equal(got, want) {
+		t.Errorf("limits for %q, want %q", got, want)
+	}
+	if _, ok := ScaledLimits(Defaults(), Env{}).Lookup("sustained_samples"); ok {
+		t.Error("SustainedSamples is a parameter, not a check: it has no limit")
+	}
+}
+
 func TestScaledLimitsEnablement(t *testing.T) {
-	// Defaults: starvation, spread, gap on; everything else off.
-	l := ScaledLimits(Defaults(), Env{})
-	if !l.Starvation || !l.Spread.On || !l.Gap.On || l.Isolation || l.ThroughputCV.On || l.WorkRate.On ||
-		l.WakeP99.On || l.WakeCV.On || l.IterationRate.On || l.MigrationRatio.On {
-		t.Errorf("defaults: %+v", l)
+	on := func(ls Limits) []string {
+		var out []string
+		for _, l := range ls {
+			if l.On {
+				out = append(out, l.Check)
+			}
+		}
+		return out
 	}
-	// NotStarved on, gap disabled: starvation and spread stay on.
-	l = ScaledLimits(Merge(Defaults(), Config{MaxGapMs: Disabled}), Env{})
-	if !l.Starvation || !l.Spread.On || l.Gap.On {
-		t.Errorf("gap disabled: starvation %v spread %v gap %v", l.Starvation, l.Spread.On, l.Gap.On)
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		// Defaults: starvation, spread, gap on; everything else off.
+		{"defaults", Defaults(), []string{CheckStarvation, CheckSpread, CheckGap}},
+		// NotStarved on, gap disabled: starvation and spread stay on.
+		{"gap disabled", Merge(Defaults(), Config{MaxGapMs: Disabled}), []string{CheckStarvation, CheckSpread}},
+		// NotStarved off: the thresholds it gates are off even with values.
+		{"not_starved off", Merge(Defaults(), Config{NotStarved: Off}), nil},
+		// Unset everything: all off.
+		{"empty", Config{}, nil},
+		// monitor limits are on when set (no monitor evaluates them yet).
+		{"monitor", Config{FailOnStall: On, MaxFallbackRate: Val(3), SustainedSamples: Val(2)}, []string{CheckStall, CheckFallbackRate}},
+	} {
+		if got := on(ScaledLimits(tc.cfg, Env{Scale: 3})); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: on %q, want %q", tc.name, got, tc.want)
+		}
 	}
-	// NotStarved off: the thresholds it governs are off even with values.
-	l = ScaledLimits(Merge(Defaults(), Config{NotStarved: Off}), Env{})
-	if l.Starvation || l.Spread.On || l.Gap.On {
-		t.Errorf("not_starved off: starvation %v spread %v gap %v", l.Starvation, l.Spread.On, l.Gap.On)
+	if got := ScaledLimits(Config{}, Env{Scale: 3}).notes(); got != nil {
+		t.Errorf("empty config notes: %q", got)
 	}
-	// Unset everything: all off.
-	if got := ScaledLimits(Config{}, Env{Slowdown: 3}); !reflect.DeepEqual(got.notes(), []string(nil)) || got.Starvation || got.Gap.On {
-		t.Errorf("empty config: %+v", got)
+	// a gated-off limit keeps its configured value, unscaled.
+	if g := get(t, ScaledLimits(Merge(Defaults(), Config{NotStarved: Off}), Env{Scale: 3}), CheckGap); g.Configured != 2000 || g.Effective != 2000 || g.Factor != 1 || g.Accel != "" {
+		t.Errorf("gated-off gap limit: %+v", g)
 	}
 }
 
 func TestLimitString(t *testing.T) {
-	tcg := ScaledLimits(allLimits(), Env{Slowdown: 3, Accel: "tcg"})
-	kvm := ScaledLimits(allLimits(), Env{Slowdown: 1, Accel: "kvm"})
-	noAccel := ScaledLimits(allLimits(), Env{Slowdown: 2})
+	tcg := ScaledLimits(allLimits(), Env{Scale: 3, Accel: "tcg"})
+	kvm := ScaledLimits(allLimits(), Env{Scale: 1, Accel: "kvm"})
+	noAccel := ScaledLimits(allLimits(), Env{Scale: 2})
 	for _, tc := range []struct {
-		l    Limit
+		l    Limits
+		id   string
 		want string
 	}{
-		{tcg.Gap, "gap limit 2000 ms x3 (tcg) = 6000 ms"},
-		{tcg.WakeP99, "wake p99 limit 5000000 ns x3 (tcg) = 15000000 ns"},
-		{tcg.WorkRate, "work rate limit 900 units/CPU-s /3 (tcg) = 300 units/CPU-s"},
+		{tcg, CheckGap, "gap limit 2000 ms x3 (tcg) = 6000 ms"},
+		{tcg, CheckWakeP99, "wake p99 limit 5000000 ns x3 (tcg) = 15000000 ns"},
+		{tcg, CheckWorkRate, "work rate limit 900 units/CPU-s /3 (tcg) = 300 units/CPU-s"},
 		// 10/3 = 3.333... shown with three decimals.
-		{tcg.IterationRate, "iteration rate limit 10 iterations/s /3 (tcg) = 3.333 iterations/s"},
-		{tcg.Spread, "spread limit 15%"},
-		{tcg.ThroughputCV, "throughput CV limit 0.3"},
-		{tcg.MigrationRatio, "migration ratio limit 0.5 migrations/iteration"},
-		{kvm.Gap, "gap limit 2000 ms"},
-		{noAccel.Gap, "gap limit 2000 ms x2 (slowdown) = 4000 ms"},
+		{tcg, CheckIterationRate, "iteration rate limit 10 iterations/s /3 (tcg) = 3.333 iterations/s"},
+		{tcg, CheckSpread, "spread limit 15%"},
+		{tcg, CheckThroughputCV, "throughput CV limit 0.3"},
+		{tcg, CheckMigrationRatio, "migration ratio limit 0.5 migrations/iteration"},
+		{tcg, CheckIsolation, "isolation check"},
+		{kvm, CheckGap, "gap limit 2000 ms"},
+		{noAccel, CheckGap, "gap limit 2000 ms x2 (scale) = 4000 ms"},
 	} {
-		if got := tc.l.String(); got != tc.want {
+		if got := get(t, tc.l, tc.id).String(); got != tc.want {
 			t.Errorf("String() = %q, want %q", got, tc.want)
 		}
 	}

@@ -24,22 +24,30 @@ type Choice struct {
 
 func (c Choice) String() string { return fmt.Sprintf("%s (%s)", c.Accel, c.Reason) }
 
-// ChooseAccel picks the accelerator: $KTSTR_ACCEL when set to kvm or tcg;
-// otherwise KVM when /dev/kvm opens read-write and the CPU advertises
-// hardware virtualization (vmx or svm), else TCG.
-func ChooseAccel() (Choice, error) {
-	return chooseAccel(os.Getenv("KTSTR_ACCEL"), "/dev/kvm", "/proc/cpuinfo")
+// ChooseAccel picks the accelerator: override when it is "kvm" or "tcg"
+// (any other non-empty value is an error); otherwise KVM when /dev/kvm opens
+// read-write and the CPU advertises hardware virtualization (vmx or svm),
+// else TCG.
+func ChooseAccel(override string) (Choice, error) {
+	return chooseAccel(override, "/dev/kvm", "/proc/cpuinfo")
 }
 
-func chooseAccel(env, kvmDev, cpuinfo string) (Choice, error) {
-	switch strings.ToLower(strings.TrimSpace(env)) {
-	case "kvm":
-		return Choice{KVM, "KTSTR_ACCEL=kvm"}, nil
-	case "tcg":
-		return Choice{TCG, "KTSTR_ACCEL=tcg"}, nil
-	case "":
-	default:
-		return Choice{}, fmt.Errorf("KTSTR_ACCEL=%q: want kvm or tcg", env)
+// ParseAccel parses an accelerator name, "kvm" or "tcg" (in any case).
+func ParseAccel(s string) (Accel, error) {
+	switch a := Accel(strings.ToLower(s)); a {
+	case KVM, TCG:
+		return a, nil
+	}
+	return "", fmt.Errorf("accelerator %q: want kvm or tcg", s)
+}
+
+func chooseAccel(override, kvmDev, cpuinfo string) (Choice, error) {
+	if override != "" {
+		a, err := ParseAccel(override)
+		if err != nil {
+			return Choice{}, err
+		}
+		return Choice{a, "asked for " + string(a)}, nil
 	}
 	f, err := os.OpenFile(kvmDev, os.O_RDWR, 0)
 	if err != nil {

@@ -3,8 +3,10 @@ package vm
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"time"
 
@@ -13,10 +15,11 @@ import (
 
 // Config describes one VM.
 type Config struct {
-	// QEMU is the qemu-system-x86_64 binary; empty means $KTSTR_QEMU or the
-	// one on PATH.
+	// QEMU is the qemu-system-x86_64 binary; empty means the one on PATH
+	// (see QEMUBinary).
 	QEMU string
-	// Kernel is the kernel image (bzImage).
+	// Kernel is the kernel image (bzImage, or an ELF vmlinux booted
+	// through PVH).
 	Kernel string
 	// Initrd holds the initramfs segments, concatenated in order (the kernel
 	// unpacks concatenated newc archives one after another). Each is a file
@@ -29,46 +32,63 @@ type Config struct {
 	Topology topology.Topology
 	MemoryMB int
 	Accel    Accel
-	// Append is added to the kernel command line.
-	Append []string
+	// Cmdline is the kernel command line after the settings the launcher
+	// itself relies on (see LauncherCmdline).
+	Cmdline []string
 	// Timeout kills the VM when it runs longer; zero means no limit.
 	Timeout time.Duration
 	// Console receives each line of the guest's serial console.
 	Console func(line string)
 	// ConsoleTailLines is how many console lines Result keeps (default 200).
 	ConsoleTailLines int
+	// Ports are virtio-serial ports the guest writes to. Each port's Read
+	// runs as a task bound to the VM's lifetime: it gets the port's stream,
+	// which reaches EOF only after QEMU has exited, and Wait returns once
+	// every task has returned.
+	Ports []Port
 	// ExtraArgs are appended to the QEMU command line.
 	ExtraArgs []string
 }
 
-// BaseCmdline is the kernel command line every VM gets. Any oops or panic
-// makes the guest reboot at once, and -no-reboot turns that into QEMU
-// exiting, so a dead guest never has to wait for the host timeout.
-var BaseCmdline = []string{
-	"console=ttyS0,115200", "earlyprintk=serial,ttyS0,115200", "panic=-1", "oops=panic",
-	"rdinit=/init", "mitigations=off", "random.trust_cpu=on", "8250.nr_uarts=1",
-	"nokaslr", "audit=0", "tsc=reliable", "no_timer_check",
+// Port is a virtio-serial port (guest to host) and the task that reads it.
+type Port struct {
+	// Name is the port's name as the guest sees it in
+	// /sys/class/virtio-ports/*/name.
+	Name string
+	// Read reads the stream to EOF. Its error is returned by Wait.
+	Read func(r io.Reader) error
 }
 
-// Guest file descriptor numbers of the initrd memfd and the results pipe in
-// the QEMU process.
-const (
-	initrdFD  = 3
-	resultsFD = 4
-)
+// LauncherCmdline is what the launcher puts first on every kernel command
+// line: the console on the serial port it reads (ttyS0), and any oops or
+// panic rebooting the guest at once, which -no-reboot turns into QEMU
+// exiting, so that a dead guest never waits for the timeout.
+var LauncherCmdline = []string{
+	"console=ttyS0,115200", "earlyprintk=serial,ttyS0,115200", "panic=-1", "oops=panic",
+}
 
-// QEMUBinary returns the QEMU binary to run: $KTSTR_QEMU or
+// QEMUBinary returns the QEMU binary to run: override when not empty (it
+// must be an executable file or a command on PATH), else
 // qemu-system-x86_64 on PATH.
-func QEMUBinary() (string, error) {
-	if p := os.Getenv("KTSTR_QEMU"); p != "" {
+func QEMUBinary(override string) (string, error) {
+	if override != "" {
+		p, err := exec.LookPath(override)
+		if err != nil {
+			return "", fmt.Errorf("QEMU binary %q: %w", override, err)
+		}
 		return p, nil
 	}
 	p, err := exec.LookPath("qemu-system-x86_64")
 	if err != nil {
-		return "", errors.New("qemu-system-x86_64 not found on PATH: install it (Debian: apt-get install qemu-system-x86) or set KTSTR_QEMU")
+		return "", ErrNoQEMU
 	}
 	return p, nil
 }
+
+// ErrNoQEMU is returned by QEMUBinary when no QEMU is installed.
+var ErrNoQEMU = errors.New("qemu-system-x86_64 not found on PATH: install it (Debian: apt-get install qemu-system-x86) or set KTSTR_QEMU")
+
+var portNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // Validate checks the parts of the config that need no QEMU.
 func (c *Config) Validate() error {
@@ -84,12 +104,36 @@ func (c *Config) Validate() error {
 	if c.Accel != KVM && c.Accel != TCG {
 		return fmt.Errorf("vm config: accelerator %q: want kvm or tcg", c.Accel)
 	}
+	seen := map[string]bool{}
+	for _, p := range c.Ports {
+		switch {
+		case !portNameRE.MatchString(p.Name):
+			return fmt.Errorf("vm config: port name %q: want 1-64 of [A-Za-z0-9._-]", p.Name)
+		case seen[p.Name]:
+			return fmt.Errorf("vm config: port %q given twice", p.Name)
+		case p.Read == nil:
+			return fmt.Errorf("vm config: port %q has no reader", p.Name)
+		}
+		seen[p.Name] = true
+	}
+	for _, a := range c.Cmdline {
+		if a == "" || strings.ContainsAny(a, " \t\n\r\v\f") {
+			return fmt.Errorf("vm config: kernel command line element %q: one parameter per element, no whitespace", a)
+		}
+	}
 	return c.Topology.Validate()
 }
 
+// firstPortFD is the descriptor of the first port's pipe in the QEMU
+// process; the initramfs memfd is descriptor 3.
+const (
+	initrdFD    = 3
+	firstPortFD = 4
+)
+
 // Args returns QEMU's arguments for the config. The initramfs is read from
-// file descriptor 3 and guest results are written to descriptor 4; Start
-// provides both.
+// file descriptor 3 and port i is written to descriptor 4+i; Start provides
+// them.
 func (c *Config) Args() ([]string, error) {
 	topo, err := c.Topology.QEMUArgs(c.MemoryMB)
 	if err != nil {
@@ -105,17 +149,23 @@ func (c *Config) Args() ([]string, error) {
 		return nil, fmt.Errorf("vm config: accelerator %q: want kvm or tcg", c.Accel)
 	}
 	args = append(args, topo...)
+	cmdline := append(append([]string{}, LauncherCmdline...), c.Cmdline...)
 	args = append(args,
 		"-kernel", c.Kernel,
 		"-initrd", fmt.Sprintf("/dev/fd/%d", initrdFD),
-		"-append", strings.Join(append(append([]string{}, BaseCmdline...), c.Append...), " "),
+		"-append", strings.Join(cmdline, " "),
 		"-chardev", "stdio,id=con,signal=off",
 		"-serial", "chardev:con",
-		"-device", "virtio-serial-pci,id=vser",
-		"-chardev", fmt.Sprintf("file,id=results,path=/dev/fd/%d", resultsFD),
-		"-device", "virtserialport,bus=vser.0,chardev=results,name="+ResultsPort,
-		"-device", "virtio-rng-pci",
-		"-monitor", "none",
 	)
+	if len(c.Ports) > 0 {
+		args = append(args, "-device", "virtio-serial-pci,id=vser")
+		for i, p := range c.Ports {
+			id := fmt.Sprintf("port%d", i)
+			args = append(args,
+				"-chardev", fmt.Sprintf("file,id=%s,path=/dev/fd/%d", id, firstPortFD+i),
+				"-device", fmt.Sprintf("virtserialport,bus=vser.0,chardev=%s,name=%s", id, p.Name))
+		}
+	}
+	args = append(args, "-device", "virtio-rng-pci", "-monitor", "none")
 	return append(args, c.ExtraArgs...), nil
 }

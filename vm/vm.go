@@ -1,15 +1,20 @@
 // Package vm runs a Linux guest under QEMU and nothing else: it knows the
-// QEMU command line, the accelerator choice, the serial console and the
-// results channel, and guarantees that no QEMU process outlives a run.
+// QEMU command line, the accelerator choice and the serial console, and
+// guarantees that no QEMU process outlives a run. It knows nothing of what
+// runs in the guest: the caller gives the kernel command line, the
+// initramfs, and the virtio-serial ports the guest writes to with the task
+// that reads each one.
 //
-// A VM gets its initramfs through a memfd and streams guest results through a
+// A VM gets its initramfs through a memfd and streams each port through a
 // pipe, so a run creates no files at all. Every QEMU process is started in
 // its own process group with a parent-death signal, registered until it is
 // reaped, and killed by KillAll (called on SIGINT/SIGTERM) or by its
 // context, its timeout, or the death of the host process.
 //
-// Environment: KTSTR_ACCEL (kvm or tcg) overrides the accelerator choice,
-// KTSTR_QEMU names the QEMU binary.
+// Side goroutines (the console reader, each port's task) are bound to the
+// VM's lifetime: they read their streams to EOF, which comes when QEMU has
+// exited, and Wait returns only after all of them have returned, so nothing
+// the guest wrote before it powered off is lost.
 package vm
 
 import (
@@ -19,7 +24,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,29 +31,29 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ktstr-go/ktstr/internal/childproc"
 	"github.com/ktstr-go/ktstr/internal/tail"
 )
 
-// ResultsPort is the virtio-serial port name of the results channel.
-const ResultsPort = "ktstr.results"
-
 // VM is a running QEMU process.
 type VM struct {
-	cfg     Config
-	cmd     *exec.Cmd
-	args    []string
-	results *os.File // read end of the results pipe
-	start   time.Time
+	cfg   Config
+	cmd   *exec.Cmd
+	args  []string
+	start time.Time
 
-	console   *tail.Lines
-	stderr    *tail.Lines
-	consoleWG sync.WaitGroup
+	console *tail.Lines
+	stderr  *tail.Lines
+	tasks   sync.WaitGroup
+	taskMu  sync.Mutex
+	taskErr []error
 
 	exited   chan struct{} // closed when QEMU has been reaped
 	waitErr  error
 	killOnce sync.Once
 	mu       sync.Mutex
 	reason   string // why we killed it, if we did
+	timedOut bool
 }
 
 // Result is how a VM run ended.
@@ -57,10 +61,14 @@ type Result struct {
 	// ExitCode is QEMU's exit status (-1 if it was killed).
 	ExitCode int
 	// Killed says why the host killed QEMU ("timeout after 1m0s",
-	// "canceled"); empty when QEMU exited on its own.
+	// "canceled: ..."); empty when QEMU exited on its own.
 	Killed string
-	// Console holds the last lines of the serial console.
-	Console []string
+	// TimedOut is set when Killed is because of Config.Timeout.
+	TimedOut bool
+	// Console holds the last lines of the serial console; ConsoleDropped
+	// counts lines cut short because they were too long.
+	Console        []string
+	ConsoleDropped int
 	// Stderr holds QEMU's own error output.
 	Stderr []string
 	// Elapsed is the wall time from Start to exit.
@@ -69,15 +77,18 @@ type Result struct {
 	Command string
 }
 
+// maxLine bounds one console or stderr line kept in memory; longer lines
+// are cut (and counted), reading goes on.
+const maxLine = 16 << 10
+
 // Start launches QEMU. The VM runs until the guest powers off, the config's
 // timeout expires, ctx is canceled or Kill is called; Wait reaps it.
-// Results returns the guest's results channel stream.
 func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	if cfg.QEMU == "" {
-		q, err := QEMUBinary()
+		q, err := QEMUBinary("")
 		if err != nil {
 			return nil, err
 		}
@@ -92,71 +103,85 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		return nil, fmt.Errorf("vm start: %w", err)
 	}
 	defer initrd.Close()
-	resR, resW, err := os.Pipe()
-	if err != nil {
-		return nil, fmt.Errorf("vm start: results pipe: %w", err)
+
+	// Pipes: console (stdout), stderr, then one per port. The write ends go
+	// to QEMU and are closed here once it started, so each read end reaches
+	// EOF exactly when QEMU exits.
+	var readers, writers []*os.File
+	closeAll := func(fs []*os.File) {
+		for _, f := range fs {
+			f.Close()
+		}
 	}
-	defer resW.Close()
-	conR, conW, err := os.Pipe()
-	if err != nil {
-		resR.Close()
-		return nil, fmt.Errorf("vm start: console pipe: %w", err)
+	for i := 0; i < 2+len(cfg.Ports); i++ {
+		r, w, err := os.Pipe()
+		if err != nil {
+			closeAll(readers)
+			closeAll(writers)
+			return nil, fmt.Errorf("vm start: pipe: %w", err)
+		}
+		readers, writers = append(readers, r), append(writers, w)
 	}
-	defer conW.Close()
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		resR.Close()
-		conR.Close()
-		return nil, fmt.Errorf("vm start: stderr pipe: %w", err)
-	}
-	defer errW.Close()
+	defer closeAll(writers)
 
 	n := cfg.ConsoleTailLines
 	if n <= 0 {
 		n = 200
 	}
-	v := &VM{cfg: cfg, args: args, results: resR, console: tail.New(n), stderr: tail.New(50), exited: make(chan struct{})}
+	v := &VM{cfg: cfg, args: args, console: tail.New(n), stderr: tail.New(50), exited: make(chan struct{})}
 	cmd := exec.Command(cfg.QEMU, args...)
 	cmd.Stdin = nil
-	cmd.Stdout = conW
-	cmd.Stderr = errW
-	cmd.ExtraFiles = []*os.File{initrd, resW} // fds 3 and 4
+	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
+	cmd.ExtraFiles = append([]*os.File{initrd}, writers[2:]...) // fds 3, 4, 5, ...
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	v.cmd = cmd
 
-	// The parent-death signal fires when the thread that forked QEMU exits,
-	// so QEMU is started and reaped from one goroutine locked to its thread.
-	started := make(chan error, 1)
+	// The parent-death signal fires when the thread that forked QEMU exits:
+	// childproc keeps that thread for QEMU's whole life.
+	wait, err := childproc.Start(cmd)
+	if err != nil {
+		closeAll(readers)
+		return nil, fmt.Errorf("vm start: %s: %w", cfg.QEMU, err)
+	}
+	register(v)
+	v.start = time.Now()
 	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			return
-		}
-		register(v)
-		v.start = time.Now()
-		started <- nil
-		v.waitErr = cmd.Wait()
+		v.waitErr = wait()
 		unregister(v)
 		close(v.exited)
 	}()
-	if err := <-started; err != nil {
-		resR.Close()
-		conR.Close()
-		errR.Close()
-		return nil, fmt.Errorf("vm start: %s: %w", cfg.QEMU, err)
+	v.task(readers[0], func(r io.Reader) error { v.console.Follow(r, maxLine, cfg.Console); return nil })
+	v.task(readers[1], func(r io.Reader) error { v.stderr.Follow(r, maxLine, nil); return nil })
+	for i, p := range cfg.Ports {
+		name, read := p.Name, p.Read
+		v.task(readers[2+i], func(r io.Reader) error {
+			if err := read(r); err != nil {
+				return fmt.Errorf("port %s: %w", name, err)
+			}
+			// Whatever the task left unread is drained, so QEMU never
+			// blocks writing to a port nobody reads.
+			_, _ = io.Copy(io.Discard, r)
+			return nil
+		})
 	}
-	v.consoleWG.Add(2)
-	go v.readLines(conR, v.console, cfg.Console)
-	go v.readLines(errR, v.stderr, nil)
 	go v.watch(ctx)
 	return v, nil
 }
 
-// Results is the stream the guest writes to its results port. It reaches
-// EOF when QEMU exits.
-func (v *VM) Results() io.Reader { return v.results }
+// task runs fn on f in a goroutine bound to the VM: f is closed when fn
+// returns, and Wait waits for it.
+func (v *VM) task(f *os.File, fn func(io.Reader) error) {
+	v.tasks.Add(1)
+	go func() {
+		defer v.tasks.Done()
+		defer f.Close()
+		if err := fn(f); err != nil {
+			v.taskMu.Lock()
+			v.taskErr = append(v.taskErr, err)
+			v.taskMu.Unlock()
+		}
+	}()
+}
 
 // Args returns the QEMU arguments.
 func (v *VM) Args() []string { return v.args }
@@ -165,10 +190,13 @@ func (v *VM) Args() []string { return v.args }
 func (v *VM) Pid() int { return v.cmd.Process.Pid }
 
 // Kill stops the VM, recording reason as the cause.
-func (v *VM) Kill(reason string) {
+func (v *VM) Kill(reason string) { v.kill(reason, false) }
+
+func (v *VM) kill(reason string, timeout bool) {
 	v.killOnce.Do(func() {
 		v.mu.Lock()
 		v.reason = reason
+		v.timedOut = timeout
 		v.mu.Unlock()
 		// The whole process group: QEMU has no children of its own, but
 		// nothing it might start survives either.
@@ -186,50 +214,48 @@ func (v *VM) watch(ctx context.Context) {
 	select {
 	case <-v.exited:
 	case <-timeout:
-		v.Kill(fmt.Sprintf("timeout after %s", v.cfg.Timeout))
+		v.kill(fmt.Sprintf("timeout after %s", v.cfg.Timeout), true)
 	case <-ctx.Done():
 		v.Kill(fmt.Sprintf("canceled: %v", context.Cause(ctx)))
 	}
 }
 
-// Wait waits for QEMU to exit and returns how the run ended. The error is
-// non-nil only when QEMU could not be waited for at all.
+// Wait waits for QEMU to exit and for every task bound to the VM (the
+// console reader, each port's task) to finish, and returns how the run
+// ended. The error joins the tasks' errors, and says so when QEMU could not
+// be waited for at all.
 func (v *VM) Wait() (Result, error) {
 	<-v.exited
-	v.consoleWG.Wait()
-	v.results.Close()
+	v.tasks.Wait()
 	v.mu.Lock()
-	reason := v.reason
+	reason, timedOut := v.reason, v.timedOut
 	v.mu.Unlock()
 	r := Result{
-		ExitCode: v.cmd.ProcessState.ExitCode(),
-		Killed:   reason,
-		Console:  v.console.Lines(),
-		Stderr:   v.stderr.Lines(),
-		Elapsed:  time.Since(v.start),
-		Command:  v.Command(),
+		ExitCode:       v.cmd.ProcessState.ExitCode(),
+		Killed:         reason,
+		TimedOut:       timedOut,
+		Console:        v.console.Lines(),
+		ConsoleDropped: v.console.Truncated(),
+		Stderr:         v.stderr.Lines(),
+		Elapsed:        time.Since(v.start),
+		Command:        v.Command(),
 	}
+	errs := append([]error(nil), v.taskErr...)
 	var ee *exec.ExitError
 	if v.waitErr != nil && !errors.As(v.waitErr, &ee) {
-		return r, fmt.Errorf("vm wait: %w", v.waitErr)
+		errs = append(errs, fmt.Errorf("vm wait: %w", v.waitErr))
 	}
-	return r, nil
+	return r, errors.Join(errs...)
 }
 
 // Command returns the QEMU command line as a shell would take it. The
-// initramfs and results descriptors only exist in the running VM.
+// initramfs and port descriptors only exist in the running VM.
 func (v *VM) Command() string {
 	parts := []string{shellQuote(v.cfg.QEMU)}
 	for _, a := range v.args {
 		parts = append(parts, shellQuote(a))
 	}
 	return strings.Join(parts, " ")
-}
-
-func (v *VM) readLines(r io.ReadCloser, t *tail.Lines, each func(string)) {
-	defer v.consoleWG.Done()
-	defer r.Close()
-	t.Follow(r, each)
 }
 
 func shellQuote(s string) string {

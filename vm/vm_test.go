@@ -1,7 +1,8 @@
 package vm
 
 import (
-	"context"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,8 +31,8 @@ func TestChooseAccel(t *testing.T) {
 		reason                  string
 		wantErr                 bool
 	}{
-		{name: "env kvm", env: "kvm", dev: "/nonexistent", cpuinfo: without, want: KVM, reason: "KTSTR_ACCEL=kvm"},
-		{name: "env tcg", env: "TCG", dev: kvm, cpuinfo: withVMX, want: TCG, reason: "KTSTR_ACCEL=tcg"},
+		{name: "env kvm", env: "kvm", dev: "/nonexistent", cpuinfo: without, want: KVM, reason: "asked for kvm"},
+		{name: "env tcg", env: "TCG", dev: kvm, cpuinfo: withVMX, want: TCG, reason: "asked for tcg"},
 		{name: "env bad", env: "hvf", wantErr: true},
 		{name: "vmx", dev: kvm, cpuinfo: withVMX, want: KVM, reason: "hardware virtualization"},
 		{name: "svm", dev: kvm, cpuinfo: withSVM, want: KVM, reason: "hardware virtualization"},
@@ -61,6 +62,7 @@ func TestArgs(t *testing.T) {
 	if err := os.WriteFile(kernel, []byte("k"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	read := func(io.Reader) error { return nil }
 	for _, tc := range []struct {
 		accel Accel
 		topo  topology.Topology
@@ -70,7 +72,8 @@ func TestArgs(t *testing.T) {
 		{TCG, topology.New(2, 2, 1, 1), []string{"-accel tcg,thread=multi", "-cpu max", "-numa node,nodeid=1,cpus=1-1,memdev=mem1", "-numa dist,src=0,dst=1,val=20"}},
 	} {
 		t.Run(string(tc.accel), func(t *testing.T) {
-			c := Config{Kernel: kernel, Initrd: []string{"x"}, Topology: tc.topo, MemoryMB: 2048, Accel: tc.accel, Append: []string{"extra=1"}}
+			c := Config{Kernel: kernel, Initrd: []string{"x"}, Topology: tc.topo, MemoryMB: 2048, Accel: tc.accel,
+				Cmdline: []string{"extra=1"}, Ports: []Port{{Name: "a.b", Read: read}, {Name: "c", Read: read}}}
 			if err := c.Validate(); err != nil {
 				t.Fatal(err)
 			}
@@ -80,7 +83,8 @@ func TestArgs(t *testing.T) {
 			}
 			joined := strings.Join(args, " ")
 			for _, w := range append(tc.want, "-kernel "+kernel, "-initrd /dev/fd/3", "-no-reboot",
-				"file,id=results,path=/dev/fd/4", "virtserialport,bus=vser.0,chardev=results,name="+ResultsPort) {
+				"file,id=port0,path=/dev/fd/4", "virtserialport,bus=vser.0,chardev=port0,name=a.b",
+				"file,id=port1,path=/dev/fd/5", "virtserialport,bus=vser.0,chardev=port1,name=c") {
 				if !strings.Contains(joined, w) {
 					t.Errorf("args lack %q:\n%s", w, joined)
 				}
@@ -89,11 +93,31 @@ func TestArgs(t *testing.T) {
 			if i < 0 || !strings.HasPrefix(args[i+1], "console=ttyS0") || !strings.HasSuffix(args[i+1], " extra=1") || !strings.Contains(args[i+1], "panic=-1") {
 				t.Errorf("kernel command line %q", args[i+1])
 			}
+			// The launcher knows nothing of the guest's init.
+			if strings.Contains(args[i+1], "rdinit") {
+				t.Errorf("kernel command line names the guest's init: %q", args[i+1])
+			}
 		})
 	}
-	bad := Config{Kernel: kernel, Initrd: []string{"x"}, Topology: topology.New(1, 1, 1, 1), MemoryMB: 512, Accel: "hvf"}
-	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), `accelerator "hvf"`) {
-		t.Errorf("Validate = %v, want an accelerator error", err)
+	for _, tc := range []struct {
+		name string
+		c    Config
+		want string
+	}{
+		{"accel", Config{Accel: "hvf"}, `accelerator "hvf"`},
+		{"port name", Config{Ports: []Port{{Name: "a b", Read: read}}}, `port name "a b"`},
+		{"port twice", Config{Ports: []Port{{Name: "p", Read: read}, {Name: "p", Read: read}}}, `port "p" given twice`},
+		{"port without reader", Config{Ports: []Port{{Name: "p"}}}, `port "p" has no reader`},
+		{"cmdline space", Config{Cmdline: []string{"a b"}}, `"a b"`},
+	} {
+		c := tc.c
+		c.Kernel, c.Initrd, c.Topology, c.MemoryMB = kernel, []string{"x"}, topology.New(1, 1, 1, 1), 512
+		if c.Accel == "" {
+			c.Accel = TCG
+		}
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Validate = %v, want an error containing %q", tc.name, err, tc.want)
+		}
 	}
 	if err := (&Config{Kernel: "/nonexistent", Initrd: []string{"x"}, Accel: TCG}).Validate(); err == nil {
 		t.Error("missing kernel accepted")
@@ -109,27 +133,100 @@ func indexOf(s []string, v string) int {
 	return -1
 }
 
-func TestBudget(t *testing.T) {
-	for _, tc := range []struct {
-		accel        Accel
-		vcpus, host  int
-		slowdown     float64
-		work, atMost time.Duration
-	}{
-		{KVM, 16, 16, 1, 2 * time.Second, 40 * time.Second},
-		{TCG, 2, 2, 4, 2 * time.Second, 60 * time.Second},
-		{TCG, 8, 2, 16, 2 * time.Second, 2 * time.Minute},
-	} {
-		b := newBudget(tc.accel, tc.vcpus, tc.host)
-		if b.Slowdown != tc.slowdown {
-			t.Errorf("%s %d/%d: slowdown %v, want %v", tc.accel, tc.vcpus, tc.host, b.Slowdown, tc.slowdown)
+// fakeQEMU writes a stand-in for qemu-system-x86_64: a shell script that
+// runs body with the port pipes at descriptors 4, 5, ... and the console on
+// stdout.
+func fakeQEMU(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "qemu")
+	if err := os.WriteFile(p, []byte("#!/bin/sh\n"+body+"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func fakeConfig(t *testing.T, qemu string, ports ...Port) Config {
+	t.Helper()
+	kernel := filepath.Join(t.TempDir(), "bzImage")
+	if err := os.WriteFile(kernel, []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return Config{QEMU: qemu, Kernel: kernel, InitrdData: [][]byte{[]byte("x")}, Topology: topology.New(1, 1, 1, 1),
+		MemoryMB: 256, Accel: TCG, Timeout: 30 * time.Second, Ports: ports}
+}
+
+// What the guest wrote just before QEMU exited reaches a slow reader: the
+// port's task reads to EOF and Wait waits for it. Before, Wait closed the
+// pipe as soon as QEMU was reaped and a last frame still in it was lost.
+func TestPortReadToEOF(t *testing.T) {
+	for i := 0; i < 3; i++ {
+		var got []byte
+		cfg := fakeConfig(t, fakeQEMU(t, `printf 'first\n' >&4; sleep 0.1; printf 'done frame\n' >&4; exit 0`),
+			Port{Name: "r", Read: func(r io.Reader) error {
+				time.Sleep(500 * time.Millisecond) // a reader slower than QEMU's exit
+				b, err := io.ReadAll(r)
+				got = b
+				return err
+			}})
+		v, err := Start(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if h := b.Host(tc.work); h > tc.atMost || h < b.Boot+tc.work {
-			t.Errorf("%s %d/%d: host limit %s outside [%s, %s]", tc.accel, tc.vcpus, tc.host, h, b.Boot+tc.work, tc.atMost)
+		res, err := v.Wait()
+		if err != nil || res.ExitCode != 0 {
+			t.Fatalf("Wait = %+v, %v", res, err)
+		}
+		if string(got) != "first\ndone frame\n" {
+			t.Fatalf("run %d: the reader got %q, want both lines", i, got)
 		}
 	}
-	if a, b := newBudget(TCG, 4, 2), newBudget(TCG, 16, 2); a.Host(time.Second) >= b.Host(time.Second) {
-		t.Error("more vCPUs per host CPU must get a larger budget")
+}
+
+// A port task's error comes back from Wait; a task that stops early does
+// not block QEMU (the rest of the stream is drained).
+func TestPortTaskError(t *testing.T) {
+	cfg := fakeConfig(t, fakeQEMU(t, `head -c 1000000 /dev/zero >&4; exit 0`),
+		Port{Name: "r", Read: func(r io.Reader) error { return errors.New("gave up") }})
+	v, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = v.Wait()
+	if err == nil || !strings.Contains(err.Error(), "port r: gave up") {
+		t.Fatalf("Wait error = %v, want the task's error", err)
+	}
+}
+
+// A console line far longer than any buffer does not stop console reading:
+// the kernel panic printed after it is kept.
+func TestConsoleLongLine(t *testing.T) {
+	cfg := fakeConfig(t, fakeQEMU(t, `head -c 3000000 /dev/zero | tr '\0' x; echo; echo 'Kernel panic - not syncing: boom'; exit 0`))
+	var seen int
+	cfg.Console = func(string) { seen++ }
+	v, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(res.Console); n != 2 || res.Console[1] != "Kernel panic - not syncing: boom" || res.ConsoleDropped != 1 || seen != 2 {
+		t.Fatalf("console: %d lines (last %q), %d cut, %d seen", n, res.Console[n-1], res.ConsoleDropped, seen)
+	}
+}
+
+// The timeout kills QEMU and says so.
+func TestTimeout(t *testing.T) {
+	cfg := fakeConfig(t, fakeQEMU(t, `exec sleep 60`))
+	cfg.Timeout = 300 * time.Millisecond
+	v, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Wait()
+	if err != nil || !res.TimedOut || !strings.HasPrefix(res.Killed, "timeout after") {
+		t.Fatalf("Wait = %+v, %v; want a timeout", res, err)
 	}
 }
 
@@ -139,28 +236,4 @@ func TestShellQuote(t *testing.T) {
 			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
 	}
-}
-
-func TestAcquireSlot(t *testing.T) {
-	dir := t.TempDir()
-	r1, err := AcquireSlot(t.Context(), dir, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r2, err := AcquireSlot(t.Context(), dir, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-	defer cancel()
-	if _, err := AcquireSlot(ctx, dir, 2); err == nil {
-		t.Fatal("a third slot of two was granted")
-	}
-	r1()
-	r3, err := AcquireSlot(t.Context(), dir, 2)
-	if err != nil {
-		t.Fatalf("a freed slot was not reused: %v", err)
-	}
-	r2()
-	r3()
 }

@@ -8,19 +8,15 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/ktstr-go/ktstr/internal/threads"
 )
 
-func threads(t *testing.T, pid int) []int {
+func threadsOf(t *testing.T, pid int) []int {
 	t.Helper()
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var tids []int
-	for _, e := range ents {
-		if tid, err := strconv.Atoi(e.Name()); err == nil {
-			tids = append(tids, tid)
-		}
+	if err := threads.Each(pid, func(tid int) error { tids = append(tids, tid); return nil }); err != nil {
+		t.Fatal(err)
 	}
 	return tids
 }

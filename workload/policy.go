@@ -3,10 +3,10 @@ package workload
 import (
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ktstr-go/ktstr/internal/threads"
 )
 
 // Policy is a Linux scheduling policy with its RT priority. The zero value
@@ -168,33 +168,9 @@ func (s schedSetting) apply() error {
 	})
 }
 
-// forEachThread calls fn for every thread of the process, until a pass over
-// /proc/self/task finds no thread it has not seen. Threads that exit
-// meanwhile are skipped.
-func forEachThread(fn func(tid int) error) error {
-	done := map[int]bool{}
-	for {
-		ents, err := os.ReadDir("/proc/self/task")
-		if err != nil {
-			return fmt.Errorf("list threads: %w", err)
-		}
-		found := false
-		for _, e := range ents {
-			tid, err := strconv.Atoi(e.Name())
-			if err != nil || done[tid] {
-				continue
-			}
-			found = true
-			if err := fn(tid); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("thread %d: %w", tid, err)
-			}
-			done[tid] = true
-		}
-		if !found {
-			return nil
-		}
-	}
-}
+// forEachThread calls fn for every thread of the process (see
+// threads.Each).
+func forEachThread(fn func(tid int) error) error { return threads.Each(0, fn) }
 
 // setPolicy sets the policy of the calling thread, keeping its nice value.
 func setPolicy(policy uint32, nice int) error {

@@ -24,7 +24,7 @@ func TestAffinity(t *testing.T) {
 	}
 	// Every thread of every worker is pinned, not only the work thread.
 	for _, pid := range s.Pids() {
-		for _, tid := range threads(t, pid) {
+		for _, tid := range threadsOf(t, pid) {
 			var set unix.CPUSet
 			if err := unix.SchedGetaffinity(tid, &set); err != nil {
 				continue // exited
@@ -114,7 +114,7 @@ func TestPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		pid := s.Pids()[0]
-		for _, tid := range threads(t, pid) {
+		for _, tid := range threadsOf(t, pid) {
 			attr, err := unix.SchedGetAttr(tid, 0)
 			if err != nil {
 				continue // exited
@@ -174,7 +174,7 @@ func TestCgroup(t *testing.T) {
 	}
 
 	_, err = Start(Spec{Kind: CpuSpin(), Count: 1, Cgroup: filepath.Join(dir, "absent")})
-	if err == nil || !strings.Contains(err.Error(), "join cgroup") {
+	if err == nil || !strings.Contains(err.Error(), "into "+filepath.Join(dir, "absent")) {
 		t.Errorf("Start into an absent cgroup: %v", err)
 	}
 }

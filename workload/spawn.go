@@ -5,12 +5,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/ktstr-go/ktstr/cgroup"
 )
 
 // ErrInvalidSpec is wrapped by the errors of Spec.Validate.
@@ -128,7 +127,7 @@ func (s *Set) start(spec Spec) error {
 	deadline := time.Now().Add(spec.StartTimeout)
 	for _, p := range s.procs {
 		if spec.Cgroup != "" {
-			if err := joinCgroup(spec.Cgroup, p.pid); err != nil {
+			if err := cgroup.Join(spec.Cgroup, p.pid); err != nil {
 				return p.errorf("%w", err)
 			}
 		}
@@ -276,37 +275,6 @@ func (s *Set) spawn(spec Spec, exe string, i, group, role int, grp *shm, in, out
 	go p.drainStderr()
 	s.procs = append(s.procs, p)
 	return nil
-}
-
-// joinCgroup moves pid into the cgroup v2 directory dir. Writes that fail
-// with EBUSY or EAGAIN are retried for a while.
-func joinCgroup(dir string, pid int) error {
-	path := filepath.Join(dir, "cgroup.procs")
-	var err error
-	for try, wait := 0, time.Millisecond; try < 20; try, wait = try+1, min(2*wait, 50*time.Millisecond) {
-		if err = writeFile(path, strconv.Itoa(pid)); !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.EAGAIN) {
-			break
-		}
-		time.Sleep(wait)
-	}
-	if err != nil {
-		return fmt.Errorf("join cgroup %s: %w", dir, err)
-	}
-	return nil
-}
-
-// writeFile writes data to an existing file in one write, as kernel
-// interfaces want.
-func writeFile(path, data string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 func closeAll(files []*os.File) {

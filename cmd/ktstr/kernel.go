@@ -26,7 +26,13 @@ func kernelBuildCmd() *cobra.Command {
 		Long: `Build a guest kernel from Debian's linux-source-6.12 (installed with apt-get
 when missing and running as root) or from the kernel tree given with --source,
 with ktstr's config fragment, and cache bzImage, vmlinux and .config under a
-content-hash key. A cached kernel with the same key is reused at once.`,
+content-hash key. A cached kernel with the same key is reused at once, unless
+its files are damaged: then it is rebuilt.
+
+ktstr's kernel patches (kernel/patches: the sched_ext watchdog override that
+WatchdogTimeoutS needs) are applied to the tree extracted from Debian's
+tarball. A --source tree is built as it is; when it lacks the watchdog
+override, the build says so.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Progress = os.Stderr
@@ -50,29 +56,77 @@ func kernelListCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "list",
 		Short: "List cached kernels, newest first",
-		Args:  cobra.NoArgs,
+		Long: `List the cached kernels, newest first, each marked current (built by this
+ktstr's recipe, fragment and patches, with intact files: what tests boot
+without KTSTR_KERNEL), stale (older recipe, other fragment or other patches:
+used only when KTSTR_KERNEL names it) or corrupt (files do not match meta.json:
+never used), with the reason.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			imgs, err := kernel.List()
 			if err != nil {
 				return err
 			}
 			if asJSON {
+				out := make([]listedKernel, 0, len(imgs))
+				for _, i := range imgs {
+					status, why := kernelStatus(i)
+					out = append(out, listedKernel{Image: i, Status: status, Why: why})
+				}
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
-				return enc.Encode(imgs)
+				return enc.Encode(out)
 			}
 			if len(imgs) == 0 {
 				fmt.Println("no cached kernels: run `ktstr kernel build`")
 				return nil
 			}
 			w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "KEY\tRELEASE\tBUILT\tSOURCE\tDIR")
+			fmt.Fprintln(w, "KEY\tSTATUS\tRELEASE\tBUILT\tSOURCE\tDIR")
+			current := false
+			var notes []string
 			for _, i := range imgs {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", i.Key, i.Release, i.Built.Local().Format(time.DateTime), i.Source, i.Dir)
+				status, why := kernelStatus(i)
+				current = current || status == "current"
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", i.Key, status, i.Release, i.Built.Local().Format(time.DateTime), i.Source, i.Dir)
+				if why != "" {
+					notes = append(notes, fmt.Sprintf("%s %s: %s", i.Key, status, why))
+				}
 			}
-			return w.Flush()
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			for _, n := range notes {
+				fmt.Println(n)
+			}
+			if !current {
+				fmt.Println("no current kernel: run `ktstr kernel build`")
+			}
+			return nil
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return c
+}
+
+// listedKernel is one entry of `ktstr kernel list --json`: the image's
+// fields, then Status ("current", "stale" or "corrupt") and Why.
+type listedKernel struct {
+	kernel.Image
+	Status string
+	Why    string `json:",omitempty"`
+}
+
+// kernelStatus returns "current", "stale" or "corrupt" for a cache entry,
+// and why it is not current.
+func kernelStatus(i kernel.Image) (status, why string) {
+	switch {
+	case i.Corrupt != "" && i.Stale != "":
+		return "stale", i.Stale + "; corrupt: " + i.Corrupt
+	case i.Corrupt != "":
+		return "corrupt", i.Corrupt
+	case i.Stale != "":
+		return "stale", i.Stale
+	}
+	return "current", ""
 }

@@ -17,7 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ktstr-go/ktstr/guest"
+	"github.com/ktstr-go/ktstr/internal/guest"
 	"github.com/ktstr-go/ktstr/vm"
 )
 

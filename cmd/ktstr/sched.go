@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ktstr-go/ktstr/scheduler"
+	"github.com/ktstr-go/ktstr/internal/schedbuild"
 )
 
 func schedCmd() *cobra.Command {
@@ -20,7 +20,7 @@ func schedCmd() *cobra.Command {
 }
 
 func schedBuildCmd() *cobra.Command {
-	var opts scheduler.BuildOptions
+	var opts schedbuild.BuildOptions
 	c := &cobra.Command{
 		Use:   "build",
 		Short: "Build the kernel tree's sched_ext schedulers and cache them",
@@ -34,7 +34,7 @@ Tests find the binaries with ktstr.Discover("scx_simple").`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.Progress = os.Stderr
 			start := time.Now()
-			built, err := scheduler.Build(cmd.Context(), opts)
+			built, err := schedbuild.Build(cmd.Context(), opts)
 			for _, b := range built {
 				fmt.Printf("%-12s %s\n", b.Name, b.Path)
 			}
@@ -58,7 +58,7 @@ func schedListCmd() *cobra.Command {
 		Short: "List cached scheduler builds, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			entries, err := scheduler.List()
+			entries, err := schedbuild.List()
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func schedListCmd() *cobra.Command {
 				enc := json.NewEncoder(os.Stdout)
 				enc.SetIndent("", "  ")
 				if entries == nil {
-					entries = []scheduler.Entry{}
+					entries = []schedbuild.Entry{}
 				}
 				return enc.Encode(entries)
 			}

@@ -5,14 +5,12 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/plan"
 	"github.com/ktstr-go/ktstr/internal/runner"
 	"github.com/ktstr-go/ktstr/topology"
-	"github.com/ktstr-go/ktstr/vm"
 )
 
 func topoCmd() *cobra.Command {
@@ -56,24 +54,13 @@ func bootTopo(cmd *cobra.Command, topo topology.Topology, memMB int) (*topology.
 	if err != nil {
 		return nil, err
 	}
-	accel := host.Accel
-	budget := vm.NewBudget(accel.Accel, topo.CPUs())
-	fmt.Fprintf(cmd.ErrOrStderr(), "booting %s (%d vCPUs, %d MB) with %s, accel %s\n", topo, topo.CPUs(), memMB, host.Kernel, accel)
-	o, err := runner.Run(cmd.Context(), runner.Spec{
-		Job:     proto.Job{Kind: proto.KindTopo, Topology: topo, MemoryMB: memMB, Accel: string(accel.Accel)},
-		Init:    host.Self,
-		Kernel:  host.Kernel,
-		Accel:   accel.Accel,
-		Timeout: budget.Host(5 * time.Second),
-	})
+	fmt.Fprintf(cmd.ErrOrStderr(), "booting %s (%d vCPUs, %d MB) with %s, accel %s\n", topo, topo.CPUs(), memMB, host.Image.BzImage, host.Accel)
+	o, err := runner.Run(cmd.Context(), host, plan.Topo(topo, memMB), runner.RunID{}, runner.Hooks{})
 	if err != nil {
 		return nil, err
 	}
-	if err := o.Err(); err != nil {
-		return nil, fmt.Errorf("%v", err)
-	}
-	if o.Topo == nil {
-		return nil, fmt.Errorf("guest reported no topology")
+	if f := o.Failure(); f != nil {
+		return nil, fmt.Errorf("%v", f)
 	}
 	return o.Topo, nil
 }

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ktstr-go/ktstr/guest"
+	"github.com/ktstr-go/ktstr/internal/guest"
 	"github.com/ktstr-go/ktstr/internal/runner"
 	"github.com/ktstr-go/ktstr/topology"
 )

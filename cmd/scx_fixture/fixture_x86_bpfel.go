@@ -27,14 +27,17 @@ const (
 	fixtureProgFixtureInit      = "fixture_init"
 	fixtureProgFixtureInitTask  = "fixture_init_task"
 	fixtureProgFixtureSelectCpu = "fixture_select_cpu"
+	fixtureProgFixtureTick      = "fixture_tick"
 	fixtureVarDegradePct        = "degrade_pct"
 	fixtureVarErrorAfter        = "error_after"
+	fixtureVarErrorNow          = "error_now"
 	fixtureVarNrDispatched      = "nr_dispatched"
 	fixtureVarNrEnqueued        = "nr_enqueued"
 	fixtureVarNrGroups          = "nr_groups"
 	fixtureVarNrGuard           = "nr_guard"
 	fixtureVarNrKept            = "nr_kept"
 	fixtureVarNrSlowDispatched  = "nr_slow_dispatched"
+	fixtureVarNrStalled         = "nr_stalled"
 	fixtureVarSliceNs           = "slice_ns"
 	fixtureVarStallAfter        = "stall_after"
 	fixtureVarStarveNs          = "starve_ns"
@@ -93,6 +96,7 @@ type fixtureProgramSpecs struct {
 	FixtureInit      *ebpf.ProgramSpec `ebpf:"fixture_init"`
 	FixtureInitTask  *ebpf.ProgramSpec `ebpf:"fixture_init_task"`
 	FixtureSelectCpu *ebpf.ProgramSpec `ebpf:"fixture_select_cpu"`
+	FixtureTick      *ebpf.ProgramSpec `ebpf:"fixture_tick"`
 }
 
 // fixtureMapSpecs contains maps before they are loaded into the kernel.
@@ -110,12 +114,14 @@ type fixtureMapSpecs struct {
 type fixtureVariableSpecs struct {
 	DegradePct       *ebpf.VariableSpec `ebpf:"degrade_pct"`
 	ErrorAfter       *ebpf.VariableSpec `ebpf:"error_after"`
+	ErrorNow         *ebpf.VariableSpec `ebpf:"error_now"`
 	NrDispatched     *ebpf.VariableSpec `ebpf:"nr_dispatched"`
 	NrEnqueued       *ebpf.VariableSpec `ebpf:"nr_enqueued"`
 	NrGroups         *ebpf.VariableSpec `ebpf:"nr_groups"`
 	NrGuard          *ebpf.VariableSpec `ebpf:"nr_guard"`
 	NrKept           *ebpf.VariableSpec `ebpf:"nr_kept"`
 	NrSlowDispatched *ebpf.VariableSpec `ebpf:"nr_slow_dispatched"`
+	NrStalled        *ebpf.VariableSpec `ebpf:"nr_stalled"`
 	SliceNs          *ebpf.VariableSpec `ebpf:"slice_ns"`
 	StallAfter       *ebpf.VariableSpec `ebpf:"stall_after"`
 	StarveNs         *ebpf.VariableSpec `ebpf:"starve_ns"`
@@ -163,12 +169,14 @@ func (m *fixtureMaps) Close() error {
 type fixtureVariables struct {
 	DegradePct       *ebpf.Variable `ebpf:"degrade_pct"`
 	ErrorAfter       *ebpf.Variable `ebpf:"error_after"`
+	ErrorNow         *ebpf.Variable `ebpf:"error_now"`
 	NrDispatched     *ebpf.Variable `ebpf:"nr_dispatched"`
 	NrEnqueued       *ebpf.Variable `ebpf:"nr_enqueued"`
 	NrGroups         *ebpf.Variable `ebpf:"nr_groups"`
 	NrGuard          *ebpf.Variable `ebpf:"nr_guard"`
 	NrKept           *ebpf.Variable `ebpf:"nr_kept"`
 	NrSlowDispatched *ebpf.Variable `ebpf:"nr_slow_dispatched"`
+	NrStalled        *ebpf.Variable `ebpf:"nr_stalled"`
 	SliceNs          *ebpf.Variable `ebpf:"slice_ns"`
 	StallAfter       *ebpf.Variable `ebpf:"stall_after"`
 	StarveNs         *ebpf.Variable `ebpf:"starve_ns"`
@@ -189,6 +197,7 @@ type fixturePrograms struct {
 	FixtureInit      *ebpf.Program `ebpf:"fixture_init"`
 	FixtureInitTask  *ebpf.Program `ebpf:"fixture_init_task"`
 	FixtureSelectCpu *ebpf.Program `ebpf:"fixture_select_cpu"`
+	FixtureTick      *ebpf.Program `ebpf:"fixture_tick"`
 }
 
 func (p *fixturePrograms) Close() error {
@@ -201,6 +210,7 @@ func (p *fixturePrograms) Close() error {
 		p.FixtureInit,
 		p.FixtureInitTask,
 		p.FixtureSelectCpu,
+		p.FixtureTick,
 	)
 }
 

@@ -12,13 +12,41 @@
 // A "dispatch" is one task handed to a CPU by the scheduler: a task taken
 // from a DSQ in ops.dispatch or put straight on an idle CPU in
 // ops.select_cpu. Letting the running task go on for another slice is not a
-// dispatch.
+// dispatch, nor is parking a task on the stall DSQ (below).
 //
 // # Knobs
 //
-//	--stall-after N   after N dispatches in total, dispatch nothing more
-//	                  (exactly N happen). Queued tasks starve and the kernel's
-//	                  watchdog ejects the scheduler ("runnable task stall").
+//	--stall-after N   after N dispatches in total (of any tasks; exactly N
+//	                  happen before the stall) never dispatch a user task (one
+//	                  without PF_KTHREAD) again, while kernel threads keep
+//	                  being scheduled FIFO as before (and counted). Every user
+//	                  task enqueued from then on, and every one still queued,
+//	                  is parked on a third "stall" DSQ that is never
+//	                  consumed. The kernel's watchdog work item is a kernel
+//	                  thread, so it keeps running and checking in, and ejects
+//	                  the scheduler ("runnable task stall") with a message
+//	                  naming a starved user task, "<comm>[<pid>] failed to run
+//	                  for X.XXXs", within about 1.5 watchdog timeouts of the
+//	                  stall (it checks every half timeout). A user task
+//	                  running when the stall begins may go on while nothing
+//	                  else is queued for its CPU (the kernel keeps a lone
+//	                  task running; that is not a dispatch) and is parked once
+//	                  it sleeps or a kernel thread needs the CPU; the
+//	                  fixture's own threads, which wake every 100 ms, starve
+//	                  for sure. The "stalled" counter counts parked tasks.
+//	--error-on-exit   on SIGINT/SIGTERM, before detaching, have the BPF side
+//	                  call scx_bpf_error("fixture: error on exit") (user space
+//	                  sets the BPF global error_now; the next ops.enqueue,
+//	                  ops.dispatch or ops.tick raises the error once), wait up
+//	                  to 3 s for the kernel to disable the scheduler, then
+//	                  detach and exit 0 as if it had shut down normally. It
+//	                  stands for a scheduler ejected between the harness's
+//	                  last look and its stop: only the kernel log tells
+//	                  (sched_ext: BPF scheduler "fixture" disabled
+//	                  (scx_bpf_error), then sched_ext: fixture: fixture: error
+//	                  on exit). It combines with the other knobs; if the
+//	                  kernel ejected the scheduler before the signal, the exit
+//	                  is the usual one (status 1).
 //	--error-after N   the Nth dispatch calls
 //	                  scx_bpf_error("fixture: error after N dispatches") once;
 //	                  the kernel ejects the scheduler with that message.
@@ -58,10 +86,11 @@
 //
 // On success it prints
 //
-//	scx_fixture: attached (stall-after=N error-after=N degrade=PCT watchdog-ms=N)
+//	scx_fixture: attached (stall-after=N error-after=N degrade=PCT watchdog-ms=N error-on-exit=BOOL)
 //
 // to stdout and waits. SIGINT or SIGTERM detaches the scheduler, prints
-// "scx_fixture: detached" and exits 0. If the kernel ejects the scheduler
+// "scx_fixture: detached" and exits 0 (with --error-on-exit too, after the
+// error; a note about it goes to stderr). If the kernel ejects the scheduler
 // (watchdog, scx_bpf_error, sysrq-S, ...) it prints
 //
 //	scx_fixture: scheduler exited: kind=ERROR_STALL reason="runnable task stall" msg="..."
@@ -170,7 +199,10 @@ type config struct {
 	errorAfter uint64
 	degrade    uint
 	watchdogMS uint
-	verbose    bool
+	// errorOnExit: on SIGINT/SIGTERM make the BPF side call scx_bpf_error()
+	// before detaching, then exit 0 anyway.
+	errorOnExit bool
+	verbose     bool
 }
 
 // errUsagePrinted is a command-line error that the flag package has
@@ -222,9 +254,10 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	}
 	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Uint64Var(&c.stallAfter, "stall-after", 0, "stop dispatching after `N` dispatches in total (0: never)")
+	fs.Uint64Var(&c.stallAfter, "stall-after", 0, "after `N` dispatches in total, never dispatch a user task again (kernel threads still run), so the watchdog names a starved task (0: never)")
 	fs.Uint64Var(&c.errorAfter, "error-after", 0, "call scx_bpf_error() at the `N`th dispatch (0: never)")
 	fs.UintVar(&c.degrade, "degrade", 0, "starve every other process created after attach (the 1st, 3rd, 5th, ...) `PCT`% of the time, 0-100 (0: fair)")
+	fs.BoolVar(&c.errorOnExit, "error-on-exit", false, "on SIGINT/SIGTERM, call scx_bpf_error(\"fixture: error on exit\") and wait for the kernel to disable the scheduler, then exit 0 as if detached normally")
 	fs.UintVar(&c.watchdogMS, "watchdog-ms", 0, "sched_ext watchdog timeout in `ms`, at most 30000 (0: kernel default)")
 	fs.BoolVar(&c.verbose, "v", false, "print counters to stderr every second")
 	fs.Usage = func() {
@@ -273,10 +306,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return exitSetupErr
 	}
-	fmt.Fprintf(stdout, "%s: attached (stall-after=%d error-after=%d degrade=%d watchdog-ms=%d)\n",
-		prog, cfg.stallAfter, cfg.errorAfter, cfg.degrade, cfg.watchdogMS)
+	fmt.Fprintf(stdout, "%s: attached (stall-after=%d error-after=%d degrade=%d watchdog-ms=%d error-on-exit=%t)\n",
+		prog, cfg.stallAfter, cfg.errorAfter, cfg.degrade, cfg.watchdogMS, cfg.errorOnExit)
 
-	code := s.wait(sigs, cfg.verbose, stdout, stderr)
+	code := s.wait(sigs, cfg, stdout, stderr)
 	fmt.Fprintf(stderr, "%s: %s\n", prog, s.counters())
 	if err := s.objs.Close(); err != nil {
 		fmt.Fprintf(stderr, "%s: closing BPF objects: %v\n", prog, err)
@@ -377,7 +410,7 @@ func setOpsField(spec *ebpf.CollectionSpec, field string, val uint32) error {
 
 // wait runs until a signal arrives (detach, exitOK) or the kernel ejects the
 // scheduler (exitEjected).
-func (s *sched) wait(sigs <-chan os.Signal, verbose bool, stdout, stderr io.Writer) int {
+func (s *sched) wait(sigs <-chan os.Signal, cfg config, stdout, stderr io.Writer) int {
 	poll := time.NewTicker(pollInterval)
 	defer poll.Stop()
 	last := time.Now()
@@ -391,6 +424,20 @@ func (s *sched) wait(sigs <-chan os.Signal, verbose bool, stdout, stderr io.Writ
 				s.close()
 				fmt.Fprintf(stdout, "%s: scheduler exited: %s\n", prog, ui)
 				return exitEjected
+			}
+			if cfg.errorOnExit {
+				if err := s.errorOnExit(errorOnExitWait, stderr); err != nil {
+					s.close()
+					fmt.Fprintf(stderr, "%s: --error-on-exit: %v\n", prog, err)
+					return exitSetupErr
+				}
+				// Exit like a scheduler that shut down normally.
+				if err := s.close(); err != nil {
+					fmt.Fprintf(stderr, "%s: detaching on %v: %v\n", prog, sig, err)
+					return exitSetupErr
+				}
+				fmt.Fprintf(stdout, "%s: detached\n", prog)
+				return exitOK
 			}
 			if err := s.close(); err != nil {
 				fmt.Fprintf(stderr, "%s: detaching on %v: %v\n", prog, sig, err)
@@ -425,11 +472,50 @@ func (s *sched) wait(sigs <-chan os.Signal, verbose bool, stdout, stderr io.Writ
 			} else {
 				disabledSince = time.Time{}
 			}
-			if verbose && now.Sub(last) >= time.Second {
+			if cfg.verbose && now.Sub(last) >= time.Second {
 				last = now
 				fmt.Fprintf(stderr, "%s: %s\n", prog, s.counters())
 			}
 		}
+	}
+}
+
+// errorOnExitWait bounds how long --error-on-exit waits for the kernel to
+// disable the scheduler: the disable takes milliseconds, and the harness
+// kills a scheduler that has not exited within 5 s of its SIGINT.
+const errorOnExitWait = 3 * time.Second
+
+// errorOnExit sets error_now, which makes the BPF side call scx_bpf_error()
+// at its next ops.enqueue, ops.dispatch or ops.tick, and waits up to limit
+// for the kernel to disable the scheduler: the exit recorded by ops.exit, or
+// sched_ext's state reading "disabled". What happened goes to stderr; the
+// error is only for failing to set error_now.
+func (s *sched) errorOnExit(limit time.Duration, stderr io.Writer) error {
+	if err := s.objs.ErrorNow.Set(uint64(1)); err != nil {
+		return fmt.Errorf("setting BPF variable error_now: %w", err)
+	}
+	start := time.Now()
+	for {
+		ui, err := s.exitInfo()
+		if err == nil && ui.Kind != 0 {
+			fmt.Fprintf(stderr, "%s: --error-on-exit: the kernel disabled the scheduler after %s: %s; exiting 0 as if detached\n",
+				prog, time.Since(start).Round(time.Millisecond), ui)
+			return nil
+		}
+		if st, err := readState(); err == nil && st == "disabled" {
+			fmt.Fprintf(stderr, "%s: --error-on-exit: sched_ext state is disabled after %s (no exit info recorded); exiting 0 as if detached\n",
+				prog, time.Since(start).Round(time.Millisecond))
+			return nil
+		}
+		if time.Since(start) >= limit {
+			// error_now is 2 once the BPF side has called scx_bpf_error().
+			var raised uint64
+			_ = s.objs.ErrorNow.Get(&raised)
+			fmt.Fprintf(stderr, "%s: --error-on-exit: the kernel had not disabled the scheduler %s after the request (error_now=%d); detaching\n",
+				prog, limit, raised)
+			return nil
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -453,6 +539,7 @@ func (s *sched) counters() string {
 		{"guard", s.objs.NrGuard},
 		{"kept", s.objs.NrKept},
 		{"groups", s.objs.NrGroups},
+		{"stalled", s.objs.NrStalled},
 	} {
 		var n uint64
 		if err := v.v.Get(&n); err != nil {

@@ -1,7 +1,6 @@
 package hostbuild
 
 import (
-	"context"
 	"errors"
 	"io/fs"
 	"os"
@@ -10,44 +9,6 @@ import (
 	"testing"
 	"time"
 )
-
-func TestLock(t *testing.T) {
-	p := filepath.Join(t.TempDir(), "x.lock")
-	ctx := context.Background()
-	release, err := Lock(ctx, p, func() { t.Error("first Lock waited") })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A second holder waits, says so once, and gives up when ctx ends.
-	waits := 0
-	cctx, cancel := context.WithTimeout(ctx, 3*lockPoll)
-	defer cancel()
-	if _, err := Lock(cctx, p, func() { waits++ }); !errors.Is(err, context.DeadlineExceeded) || waits != 1 {
-		t.Errorf("Lock on a held lock = %v after %d waits; want DeadlineExceeded after 1", err, waits)
-	}
-	// It gets the lock once released.
-	got := make(chan error, 1)
-	go func() {
-		r, err := Lock(ctx, p, nil)
-		if err == nil {
-			r()
-		}
-		got <- err
-	}()
-	time.Sleep(lockPoll / 2)
-	release()
-	select {
-	case err := <-got:
-		if err != nil {
-			t.Errorf("Lock after release: %v", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Lock did not get the released lock")
-	}
-	if _, err := Lock(ctx, filepath.Join(t.TempDir(), "no", "such", "dir"), nil); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("Lock in a missing directory = %v", err)
-	}
-}
 
 func TestCopyFile(t *testing.T) {
 	umask(t, 0o022)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ktstr-go/ktstr/internal/childproc"
 )
 
 // killGrace is how long a cancelled command's process group has between
@@ -19,15 +21,40 @@ const killGrace = 10 * time.Second
 // Command returns a command that runs in dir in its own process group. When
 // ctx is cancelled the whole group gets SIGTERM, and SIGKILL 10 seconds
 // later.
+//
+// The command also gets SIGTERM when ktstr dies, even by SIGKILL (a
+// parent-death signal, PR_SET_PDEATHSIG): GNU make passes it on to the jobs
+// it runs and deletes their half-built targets, so no build outlives a
+// killed ktstr. Only the command itself gets that signal, not its children:
+// a command whose children would outlive it (a shell running a pipeline)
+// must pass it on itself.
+//
+// Linux ties the parent-death signal to the OS thread that started the
+// command (see package childproc): start a command from Command only
+// through [Run], [Output] or [Start], not with cmd.Start, cmd.Run or
+// cmd.Output.
 func Command(ctx context.Context, dir, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	}
 	cmd.WaitDelay = killGrace
 	return cmd
+}
+
+// Start starts cmd (from [Command]) with [childproc.Start], so that its
+// parent-death signal holds, and returns the func that waits for it.
+func Start(cmd *exec.Cmd) (wait func() error, err error) { return childproc.Start(cmd) }
+
+// runLocked is cmd.Run through [Start].
+func runLocked(cmd *exec.Cmd) error {
+	wait, err := Start(cmd)
+	if err != nil {
+		return err
+	}
+	return wait()
 }
 
 // Error is the error of a command [Run] ran. It names the command line.
@@ -56,7 +83,7 @@ func (e *Error) Unwrap() error { return e.Err }
 // wraps ctx.Err() after a cancellation.
 func Run(ctx context.Context, cmd *exec.Cmd, out io.Writer) error {
 	cmd.Stdout, cmd.Stderr = out, out
-	err := cmd.Run()
+	err := runLocked(cmd)
 	if ctx.Err() != nil {
 		KillGroup(cmd)
 		return &Error{Cmd: cmdName(cmd), Interrupted: true, Err: ctx.Err()}
@@ -80,7 +107,7 @@ func Output(ctx context.Context, dir, name string, args ...string) (string, erro
 	cmd := Command(ctx, dir, name, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	if err := runLocked(cmd); err != nil {
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
 			return "", fmt.Errorf("%s: %w: %s", cmdName(cmd), err, msg)
 		}

@@ -1,13 +1,16 @@
 package hostbuild
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -132,4 +135,115 @@ func TestReporter(t *testing.T) {
 		t.Errorf("output %q, want %q", b.String(), want)
 	}
 	Reporter{Prefix: "x: "}.Phase("no writer: %s", "nothing printed")
+}
+
+// pdeathsigEnv makes the test binary run TestPdeathsigHelper as the process
+// that starts a command and then gets SIGKILLed.
+const pdeathsigEnv = "HOSTBUILD_PDEATHSIG_HELPER"
+
+// TestPdeathsigHelper is not a test: run by TestPdeathsig with pdeathsigEnv
+// set, it starts a long command with Command and Start, prints
+// "pid <pid of the process that must not outlive us>" and waits.
+func TestPdeathsigHelper(t *testing.T) {
+	mode := os.Getenv(pdeathsigEnv)
+	if mode == "" {
+		t.Skip("helper process for TestPdeathsig")
+	}
+	ctx := context.Background()
+	dir := os.Getenv(pdeathsigEnv + "_DIR")
+	var cmd *exec.Cmd
+	switch mode {
+	case "sleep":
+		cmd = Command(ctx, dir, "sleep", "300")
+	case "make":
+		// make's job is a grandchild of ours; make passes SIGTERM on.
+		mk := filepath.Join(dir, "Makefile")
+		if err := os.WriteFile(mk, []byte("all:\n\techo $$$$ > job.pid; exec sleep 300\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd = Command(ctx, dir, "make", "-s", "-f", mk)
+	}
+	wait, err := Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	if mode == "make" {
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			b, _ := os.ReadFile(filepath.Join(dir, "job.pid"))
+			if p, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && p > 0 {
+				pid = p
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("make's job never wrote its pid")
+			}
+		}
+	}
+	fmt.Printf("pid %d\n", pid)
+	_ = wait()
+}
+
+// TestPdeathsig checks that a command from Command (and the jobs of a make
+// started so) does not outlive a ktstr killed with SIGKILL.
+func TestPdeathsig(t *testing.T) {
+	modes := []string{"sleep"}
+	if _, err := exec.LookPath("make"); err == nil {
+		modes = append(modes, "make")
+	}
+	for _, mode := range modes {
+		t.Run(mode, func(t *testing.T) {
+			helper := exec.Command(os.Args[0], "-test.run=^TestPdeathsigHelper$", "-test.v")
+			helper.Env = append(os.Environ(), pdeathsigEnv+"="+mode, pdeathsigEnv+"_DIR="+t.TempDir())
+			out, err := helper.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			helper.Stderr = os.Stderr
+			if err := helper.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer helper.Process.Kill()
+			lines := make(chan string)
+			go func() {
+				sc := bufio.NewScanner(out)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+				close(lines)
+			}()
+			pid := 0
+			timeout := time.After(20 * time.Second)
+			for pid == 0 {
+				select {
+				case l, ok := <-lines:
+					if !ok {
+						t.Fatal("helper exited without printing a pid")
+					}
+					if p, ok := strings.CutPrefix(l, "pid "); ok {
+						pid, _ = strconv.Atoi(p)
+					}
+				case <-timeout:
+					t.Fatal("helper printed no pid")
+				}
+			}
+			go func() {
+				for range lines {
+				}
+			}()
+			if !alive(pid) {
+				t.Fatalf("process %d not running before the kill", pid)
+			}
+			if err := helper.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			_ = helper.Wait()
+			for deadline := time.Now().Add(5 * time.Second); alive(pid); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					syscall.Kill(pid, syscall.SIGKILL)
+					t.Fatalf("process %d (%s) outlived the SIGKILLed process that started it", pid, mode)
+				}
+			}
+		})
+	}
 }

@@ -10,8 +10,9 @@
 // where length is the byte length of json, crc32c is its Castagnoli CRC in
 // eight hex digits, and json is an Envelope. Anything else on the channel is
 // skipped; a frame whose length or checksum does not match is reported as
-// corrupt rather than trusted. The guest ends every run with a Done frame; a
-// stream without one means the guest died or hung.
+// corrupt rather than trusted, and so is a frame longer than MaxFrame. Each
+// frame type has one sender (see the Type constants). The guest ends every
+// run with a Done frame; a stream without one means the guest died or hung.
 package proto
 
 import (
@@ -66,24 +67,30 @@ func (w *Writer) Send(typ string, v any) error {
 }
 
 // ErrCorrupt is wrapped by the error Reader.Next returns for a frame whose
-// length or checksum is wrong.
+// length or checksum is wrong, or that is longer than MaxFrame.
 var ErrCorrupt = errors.New("corrupt frame")
+
+// MaxFrame is the largest frame body a Reader accepts. A longer line is
+// skipped without being held in memory and reported as corrupt, so that a
+// guest cannot make the host allocate without bound.
+const MaxFrame = 8 << 20
 
 // Reader reads frames.
 type Reader struct {
-	r *bufio.Reader
+	r    *bufio.Reader
+	line []byte
 }
 
 // NewReader returns a Reader on r.
 func NewReader(r io.Reader) *Reader { return &Reader{r: bufio.NewReaderSize(r, 64<<10)} }
 
 // Next returns the next frame. It returns io.EOF at the end of the stream,
-// and an error wrapping ErrCorrupt for a damaged frame (reading may go on
-// after it).
+// and an error wrapping ErrCorrupt for a damaged or oversized frame
+// (reading may go on after it). Lines that are not frames are skipped.
 func (r *Reader) Next() (Envelope, error) {
 	for {
-		line, err := r.r.ReadBytes('\n')
-		if len(line) == 0 && err != nil {
+		line, cut, err := r.readLine()
+		if len(line) == 0 && !cut && err != nil {
 			return Envelope{}, err
 		}
 		i := bytes.Index(line, []byte(framePrefix))
@@ -93,8 +100,49 @@ func (r *Reader) Next() (Envelope, error) {
 			}
 			continue
 		}
+		if cut {
+			return Envelope{}, fmt.Errorf("%w: frame longer than %d bytes skipped", ErrCorrupt, MaxFrame)
+		}
 		return parseFrame(bytes.TrimRight(line[i+len(framePrefix):], "\r\n"))
 	}
+}
+
+// readLine returns the next line, without its newline, holding at most
+// MaxFrame plus the header in memory; cut reports a longer line, whose rest
+// was discarded.
+func (r *Reader) readLine() (line []byte, cut bool, err error) {
+	const limit = MaxFrame + 64
+	r.line = r.line[:0]
+	for {
+		chunk, err := r.r.ReadSlice('\n')
+		if !cut {
+			if room := limit - len(r.line); len(chunk) > room {
+				// Keep the head (so a frame is still told from noise),
+				// drop the rest.
+				r.line, cut = grow(r.line, chunk[:room], limit), true
+			} else {
+				r.line = grow(r.line, chunk, limit)
+			}
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err == nil {
+			return bytes.TrimSuffix(r.line, []byte("\n")), cut, nil
+		}
+		return r.line, cut, err
+	}
+}
+
+// grow appends b to line, doubling its capacity when needed but never past
+// limit, so a long line costs at most about twice its kept size in
+// allocations.
+func grow(line, b []byte, limit int) []byte {
+	if need := len(line) + len(b); need > cap(line) {
+		n := min(max(2*cap(line), need, 4096), limit)
+		line = append(make([]byte, 0, n), line...)
+	}
+	return append(line, b...)
 }
 
 func parseFrame(rest []byte) (Envelope, error) {

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ktstr-go/ktstr/verdict"
 )
 
 func TestRoundTrip(t *testing.T) {
@@ -17,7 +20,7 @@ func TestRoundTrip(t *testing.T) {
 	if err := w.Send(TypeLog, Log{Msg: "hello\nworld"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Send(TypeDone, Done{Failure: "x", Uptime: time.Second}); err != nil {
+	if err := w.Send(TypeDone, Done{Failure: verdict.New(verdict.SchedulerDied, "x"), Uptime: time.Second}); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(buf.String(), "\n"); n != 2 {
@@ -41,7 +44,7 @@ func TestRoundTrip(t *testing.T) {
 	if err := f.Decode(&d); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(Done{Failure: "x", Uptime: time.Second}, d); diff != "" {
+	if diff := cmp.Diff(Done{Failure: verdict.New(verdict.SchedulerDied, "x"), Uptime: time.Second}, d); diff != "" {
 		t.Error(diff)
 	}
 	if _, err := r.Next(); !errors.Is(err, io.EOF) {
@@ -72,4 +75,81 @@ func TestCorrupt(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A frame line longer than MaxFrame is reported as corrupt without being
+// held in memory, and the frames after it are still read. Before, a line
+// without a newline was buffered without limit.
+func TestOversizedFrame(t *testing.T) {
+	read := func(size int64) (uint64, error, Envelope, error) {
+		var good bytes.Buffer
+		if err := NewWriter(&good).Send(TypeLog, Log{Msg: "after"}); err != nil {
+			t.Fatal(err)
+		}
+		huge := io.MultiReader(strings.NewReader(framePrefix+"999999999 00000000 "), io.LimitReader(filler{}, size),
+			strings.NewReader("\n"), &good)
+		var ms0, ms1 runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&ms0)
+		r := NewReader(huge)
+		_, err := r.Next()
+		runtime.ReadMemStats(&ms1)
+		f, err2 := r.Next()
+		return ms1.TotalAlloc - ms0.TotalAlloc, err, f, err2
+	}
+	small, err, f, err2 := read(2 * MaxFrame)
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("oversized frame: err = %v, want ErrCorrupt for its length", err)
+	}
+	var l Log
+	if err2 != nil || f.Decode(&l) != nil || l.Msg != "after" {
+		t.Fatalf("frame after the oversized one: %+v, %v", f, err2)
+	}
+	big, err, _, _ := read(16 * MaxFrame)
+	if !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("oversized frame: err = %v", err)
+	}
+	// Memory does not follow the line's length.
+	if big > small+1<<20 {
+		t.Errorf("a %d MiB line allocated %d MiB, a %d MiB one %d MiB: memory grows with the line", 2*MaxFrame>>20, small>>20, 16*MaxFrame>>20, big>>20)
+	}
+}
+
+// The largest allowed frame still goes through.
+func TestLargeFrame(t *testing.T) {
+	var buf bytes.Buffer
+	msg := strings.Repeat("m", MaxFrame-100)
+	if err := NewWriter(&buf).Send(TypeLog, Log{Msg: msg}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := NewReader(&buf).Next()
+	var l Log
+	if err != nil || f.Decode(&l) != nil || l.Msg != msg {
+		t.Fatalf("large frame: %v", err)
+	}
+}
+
+func TestFrameSenders(t *testing.T) {
+	for _, typ := range []string{TypeStarted, TypeLog, TypeResult} {
+		if !FromTestProcess(typ) || !KnownType(typ) {
+			t.Errorf("%s: want a known type the test process may send", typ)
+		}
+	}
+	for _, typ := range []string{TypeHello, TypeDone, TypeSched, TypeTopo} {
+		if FromTestProcess(typ) || !KnownType(typ) {
+			t.Errorf("%s: want a known type only init may send", typ)
+		}
+	}
+	if KnownType("bogus") || FromTestProcess("bogus") {
+		t.Error("bogus type accepted")
+	}
+}
+
+type filler struct{}
+
+func (filler) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = 'a'
+	}
+	return len(p), nil
 }

@@ -3,7 +3,9 @@ package proto
 import (
 	"time"
 
+	"github.com/ktstr-go/ktstr/internal/budget"
 	"github.com/ktstr-go/ktstr/topology"
+	"github.com/ktstr-go/ktstr/verdict"
 )
 
 // Paths and names shared by host and guest.
@@ -16,7 +18,19 @@ const (
 	IncludeDir = "/include-files"
 	// EnvRole tells a re-executed binary in the guest which role it plays.
 	EnvRole = "KTSTR_ROLE"
+	// ChildFD is the descriptor of the frame pipe in the guest's test
+	// process (to PID 1).
+	ChildFD = 3
 )
+
+// Cmdline is the kernel command line every ktstr guest gets after the
+// launcher's own console and panic settings: the test binary is the
+// initramfs's /init, and the rest makes the guest quiet, fast and its
+// kernel addresses fixed.
+var Cmdline = []string{
+	"rdinit=/init", "mitigations=off", "random.trust_cpu=on", "8250.nr_uarts=1",
+	"nokaslr", "audit=0", "tsc=reliable", "no_timer_check",
+}
 
 // Roles of the test binary inside the guest (values of EnvRole). PID 1 has
 // no role variable: it is recognized by its pid.
@@ -32,15 +46,37 @@ const (
 	KindTopo = "topo" // report the guest topology and power off
 )
 
-// Frame types.
+// Frame types. Each has one sender: PID 1 (init) or the test process,
+// whose frames init forwards. The host refuses a frame from the wrong
+// sender, and init refuses to forward one.
 const (
-	TypeHello   = "hello"   // guest init is up: Hello
-	TypeStarted = "started" // the test function is about to run: Started
-	TypeLog     = "log"     // a line for the host's test log: Log
-	TypeResult  = "result"  // the test function's outcome: Result
-	TypeTopo    = "topo"    // topology.Observed, for KindTopo jobs
-	TypeDone    = "done"    // last frame of every run: Done
+	TypeHello   = "hello"   // init: guest init is up: Hello
+	TypeLog     = "log"     // init or test process: a line for the host's test log: Log
+	TypeSched   = "sched"   // init: the scheduler attached: SchedInfo
+	TypeStarted = "started" // test process: the test function is about to run: Started
+	TypeResult  = "result"  // test process: the test function's outcome: Result
+	TypeTopo    = "topo"    // init: topology.Observed, for KindTopo jobs
+	TypeDone    = "done"    // init: last frame of every run: Done
 )
+
+// FromTestProcess reports whether a frame of type typ may come from the
+// test process (and be forwarded by init).
+func FromTestProcess(typ string) bool {
+	switch typ {
+	case TypeStarted, TypeLog, TypeResult:
+		return true
+	}
+	return false
+}
+
+// KnownType reports whether typ is a frame type of this protocol.
+func KnownType(typ string) bool {
+	switch typ {
+	case TypeHello, TypeLog, TypeSched, TypeStarted, TypeResult, TypeTopo, TypeDone:
+		return true
+	}
+	return false
+}
 
 // Job is everything the guest needs to run one VM's worth of work.
 type Job struct {
@@ -55,12 +91,8 @@ type Job struct {
 	MemoryMB         int               `json:"memory_mb"`
 	Duration         time.Duration     `json:"duration"`
 	WorkersPerCgroup int               `json:"workers_per_cgroup"`
-	// TestTimeout bounds the test function inside the guest.
-	TestTimeout time.Duration `json:"test_timeout"`
-	// Accel is "kvm" or "tcg"; the guest scales time-based thresholds by it.
-	Accel string `json:"accel"`
-	// Scale is the factor time-based check thresholds are scaled by.
-	Scale float64 `json:"scale"`
+	// Budget holds every limit the guest applies and the check scale.
+	Budget budget.Budget `json:"budget"`
 	// IncludeFiles are the guest paths of the test's IncludeFiles.
 	IncludeFiles []string `json:"include_files,omitempty"`
 
@@ -79,10 +111,9 @@ type SchedulerJob struct {
 	Path    string   `json:"path"` // guest path of the binary
 	Args    []string `json:"args,omitempty"`
 	Profile string   `json:"profile,omitempty"`
-	// AttachTimeout bounds the wait for sched_ext to report it enabled.
-	AttachTimeout time.Duration `json:"attach_timeout"`
-	// WatchdogTimeout overrides the sched_ext watchdog (0: kernel default).
-	WatchdogTimeout time.Duration `json:"watchdog_timeout,omitempty"`
+	// OpsNames are the names /sys/kernel/sched_ext/root/ops may show for
+	// this scheduler (compared without an "scx_" prefix).
+	OpsNames []string `json:"ops_names"`
 	// BpfMapWrite is applied after the scheduler attaches.
 	BpfMapWrite *BpfMapWrite `json:"bpf_map_write,omitempty"`
 }
@@ -98,6 +129,19 @@ type BpfMapWrite struct {
 type Hello struct {
 	Uptime time.Duration `json:"uptime"` // guest uptime when init was ready
 	Kernel string        `json:"kernel"` // uname release
+}
+
+// SchedInfo is sent by init once the scheduler attached.
+type SchedInfo struct {
+	// Ops is /sys/kernel/sched_ext/root/ops.
+	Ops string `json:"ops"`
+	// Uptime is the guest uptime when the attach was seen.
+	Uptime time.Duration `json:"uptime"`
+	// Watchdog is the sched_ext watchdog timeout the kernel applied at
+	// enable through sched_ext.watchdog_override_ms, or 0 when the kernel
+	// has no such parameter (WatchdogNote then says what applies instead).
+	Watchdog     time.Duration `json:"watchdog,omitempty"`
+	WatchdogNote string        `json:"watchdog_note,omitempty"`
 }
 
 // Started is sent just before the test function runs.
@@ -123,11 +167,13 @@ type Result struct {
 	Elapsed time.Duration `json:"elapsed"`
 }
 
-// Done ends every run. Failure says why the guest-side run failed outside
-// the test function (a scheduler that died, a test process that crashed);
-// it is empty on success.
+// Done ends every run. Failure is why the run failed outside the test
+// function's own result (the scheduler, the test process, a guest-side
+// limit), nil otherwise.
 type Done struct {
-	Failure string        `json:"failure,omitempty"`
-	Detail  string        `json:"detail,omitempty"` // log tail that explains Failure
-	Uptime  time.Duration `json:"uptime"`
+	Failure *verdict.Failure `json:"failure,omitempty"`
+	Uptime  time.Duration    `json:"uptime"`
+	// Dropped counts test-process frames init could not forward (damaged,
+	// or of a type the test process may not send).
+	Dropped int `json:"dropped,omitempty"`
 }

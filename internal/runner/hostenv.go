@@ -1,42 +1,169 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/ktstr-go/ktstr/kernel"
 	"github.com/ktstr-go/ktstr/vm"
 )
 
-// HostEnv is what booting a VM needs from the host.
-type HostEnv struct {
-	// Self is the running binary, which becomes the guest's /init.
-	Self string
-	// Kernel is the kernel image ([kernel.Resolve]'s BzImage).
-	Kernel string
-	// Accel is the accelerator [vm.ChooseAccel] picked, and why.
-	Accel vm.Choice
+// The environment variables ktstr reads on the host. Settings reads every
+// one of them, here and nowhere else in the runner; the kernel package reads
+// KTSTR_KERNEL and the cache directory package KTSTR_CACHE_DIR themselves,
+// and Settings validates those too.
+const (
+	EnvKernel     = "KTSTR_KERNEL"      // kernel image, build directory or cache key
+	EnvAccel      = "KTSTR_ACCEL"       // kvm or tcg
+	EnvQEMU       = "KTSTR_QEMU"        // QEMU binary
+	EnvCacheDir   = "KTSTR_CACHE_DIR"   // cache root
+	EnvScheduler  = "KTSTR_SCHEDULER"   // scheduler binary or directory
+	EnvJobs       = "KTSTR_JOBS"        // VMs at once on the host
+	EnvTimeout    = "KTSTR_TIMEOUT"     // host-side limit per VM
+	EnvConsole    = "KTSTR_CONSOLE"     // stream the guest console
+	EnvResultsDir = "KTSTR_RESULTS_DIR" // JSON records
+)
+
+// EnvError is an invalid value of a KTSTR_* variable. It is a mistake of
+// whoever set it, never a missing prerequisite: a test fails on it whether
+// or not CI is set.
+type EnvError struct {
+	Var, Value string
+	// Problem says what is wrong, Fix what to do.
+	Problem, Fix string
 }
 
-// HostEnvironment finds what booting a VM needs, in this order: the running
-// binary, QEMU ([vm.QEMUBinary]), the kernel ([kernel.Resolve]) and the
-// accelerator ([vm.ChooseAccel]). The error is the first missing one's,
-// unwrapped, so that it says what to install or set.
+func (e *EnvError) Error() string {
+	return fmt.Sprintf("%s=%q: %s; %s", e.Var, e.Value, e.Problem, e.Fix)
+}
+
+// ErrPrerequisite is wrapped by HostEnvironment's error when something the
+// host needs to boot a VM is missing (QEMU, a kernel).
+var ErrPrerequisite = errors.New("missing prerequisite")
+
+// Settings are the validated KTSTR_* variables.
+type Settings struct {
+	Accel      string        // "", "kvm" or "tcg"
+	QEMU       string        // "" or the QEMU binary asked for
+	Kernel     string        // "" or the KTSTR_KERNEL spec
+	Jobs       int           // VMs at once on the host
+	Timeout    time.Duration // 0, or the host-side limit per VM
+	Console    bool
+	ResultsDir string // "" or an absolute directory
+}
+
+// ReadSettings reads and validates the KTSTR_* variables. The error joins
+// one *EnvError per invalid variable.
+func ReadSettings() (Settings, error) {
+	var s Settings
+	var errs []error
+	bad := func(v, val, problem, fix string) {
+		errs = append(errs, &EnvError{Var: v, Value: val, Problem: problem, Fix: fix})
+	}
+	if v := os.Getenv(EnvAccel); v != "" {
+		if a, err := vm.ParseAccel(strings.TrimSpace(v)); err != nil {
+			bad(EnvAccel, v, "not an accelerator", "set it to kvm or tcg, or unset it to choose automatically")
+		} else {
+			s.Accel = string(a)
+		}
+	}
+	if v := os.Getenv(EnvQEMU); v != "" {
+		if _, err := vm.QEMUBinary(v); err != nil {
+			bad(EnvQEMU, v, "no such executable", "set it to the path of qemu-system-x86_64, or unset it to use the one on PATH")
+		}
+		s.QEMU = v
+	}
+	s.Kernel = os.Getenv(EnvKernel)
+	if v := os.Getenv(EnvCacheDir); v != "" && !filepath.IsAbs(v) {
+		bad(EnvCacheDir, v, "not an absolute path (go test runs each package in its own directory)", "give an absolute directory")
+	}
+	if v := os.Getenv(EnvScheduler); v != "" {
+		if _, err := os.Stat(v); err != nil {
+			bad(EnvScheduler, v, "no such file or directory", "set it to a scheduler binary or a directory of them, or unset it")
+		}
+	}
+	s.Jobs = max(1, runtime.NumCPU()/2)
+	if v := os.Getenv(EnvJobs); v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 1 || n > 1024 {
+			bad(EnvJobs, v, "not a whole number from 1 to 1024", fmt.Sprintf("set it to how many VMs may run at once (default here: %d), or unset it", s.Jobs))
+		} else {
+			s.Jobs = n
+		}
+	}
+	if v := os.Getenv(EnvTimeout); v != "" {
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d <= 0 || d > 48*time.Hour {
+			bad(EnvTimeout, v, "not a positive duration of at most 48h", "set it to a duration such as 90s or 10m, or unset it to use the computed limit")
+		} else {
+			s.Timeout = d
+		}
+	}
+	if v := os.Getenv(EnvConsole); v != "" {
+		on, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			bad(EnvConsole, v, "not a boolean", "set it to 1 to stream the guest console, or unset it")
+		}
+		s.Console = on
+	}
+	if v := os.Getenv(EnvResultsDir); v != "" {
+		if !filepath.IsAbs(v) {
+			bad(EnvResultsDir, v, "not an absolute path (go test runs each package in its own directory)", "give an absolute directory")
+		}
+		s.ResultsDir = v
+	}
+	return s, errors.Join(errs...)
+}
+
+// HostEnv is what booting a VM needs from the host.
+type HostEnv struct {
+	Settings
+	// Self is the running binary, which becomes the guest's /init.
+	Self string
+	// QEMUPath is the QEMU binary.
+	QEMUPath string
+	// Image is the kernel ([kernel.Resolve]).
+	Image kernel.Image
+	// Accel is the accelerator chosen, and why.
+	Accel vm.Choice
+	// HostCPUs is runtime.NumCPU().
+	HostCPUs int
+}
+
+// HostEnvironment reads the settings and finds what booting a VM needs, in
+// this order: the running binary, QEMU, the kernel and the accelerator. An
+// invalid setting is an *EnvError (joined, one per variable); a missing
+// prerequisite wraps ErrPrerequisite and says what to install or set.
 func HostEnvironment() (HostEnv, error) {
-	self, err := os.Executable()
+	s, err := ReadSettings()
 	if err != nil {
+		return HostEnv{}, err
+	}
+	env := HostEnv{Settings: s, HostCPUs: runtime.NumCPU()}
+	if env.Self, err = os.Executable(); err != nil {
 		return HostEnv{}, fmt.Errorf("find own executable (the guest's init): %w", err)
 	}
-	if _, err := vm.QEMUBinary(); err != nil {
+	if env.QEMUPath, err = vm.QEMUBinary(s.QEMU); err != nil {
+		return HostEnv{}, fmt.Errorf("%w: %w", ErrPrerequisite, err)
+	}
+	if env.Image, err = kernel.Resolve(); err != nil {
+		if s.Kernel != "" {
+			return HostEnv{}, &EnvError{Var: EnvKernel, Value: s.Kernel, Problem: err.Error(),
+				Fix: "set it to a bzImage, a kernel build directory or a cache key (`ktstr kernel list`), or unset it to use the cached build of the current recipe"}
+		}
+		return HostEnv{}, fmt.Errorf("%w: %w", ErrPrerequisite, err)
+	}
+	if env.Accel, err = vm.ChooseAccel(s.Accel); err != nil {
 		return HostEnv{}, err
 	}
-	img, err := kernel.Resolve()
-	if err != nil {
-		return HostEnv{}, err
+	if s.Accel != "" {
+		env.Accel.Reason = EnvAccel + "=" + s.Accel
 	}
-	accel, err := vm.ChooseAccel()
-	if err != nil {
-		return HostEnv{}, err
-	}
-	return HostEnv{Self: self, Kernel: img.BzImage, Accel: accel}, nil
+	return env, nil
 }

@@ -1,103 +1,273 @@
 package runner
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
+	"time"
+
+	"github.com/ktstr-go/ktstr/internal/budget"
+	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/tail"
+	"github.com/ktstr-go/ktstr/topology"
+	"github.com/ktstr-go/ktstr/verdict"
+	"github.com/ktstr-go/ktstr/verify"
+	"github.com/ktstr-go/ktstr/vm"
 )
 
-// Sentinels for how a guest can fail outside the test function; the error
-// Outcome.Err returns wraps one of them.
-var (
-	ErrKernelPanic = errors.New("guest kernel panic")
-	ErrTimeout     = errors.New("guest timed out")
-	ErrCanceled    = errors.New("run canceled")
-	ErrNoDone      = errors.New("guest ended without reporting")
-	ErrGuest       = errors.New("guest-side failure")
-	ErrQEMU        = errors.New("QEMU failed")
-)
+// keptLogs is how many log frames an Outcome keeps (the last ones); the
+// guest may send any number.
+const keptLogs = 1000
 
-// GuestError is a failure of the guest as a whole, with the console tail
-// that explains it. %v prints the summary and the last lines of the
-// relevant log; %+v prints the whole console tail and the QEMU command.
-type GuestError struct {
-	Kind    error
-	Summary string
-	Detail  []string // the log lines that explain it (a test process's output, a scheduler's log), bounded by the guest
-	Console []string
-	Command string
+// Outcome is everything a run produced. Everything in it that came from
+// the guest is untrusted: Failure checks it before believing it.
+type Outcome struct {
+	kind   string
+	Budget budget.Budget
+	Accel  vm.Accel
+	VCPUs  int
+
+	VM vm.Result
+	// TaskErr is the error of the VM's side tasks (the results reader).
+	TaskErr error
+
+	Hello  *proto.Hello
+	Sched  *proto.SchedInfo
+	Result *proto.Result
+	Topo   *topology.Observed
+	Done   *proto.Done
+	// Logs keeps the last log frames; LogsSeen counts all of them.
+	Logs *tail.Lines
+
+	Started time.Time // host time the test function started; zero if it never did
+	// StartedUptime is the guest's uptime when the test function started.
+	StartedUptime time.Duration
+	Begin         time.Time // host time Run was called (slot wait excluded)
+	End           time.Time // host time QEMU was reaped and the channel drained
+
+	// FrameErr is the first frame that could not be trusted, FrameErrs
+	// how many there were.
+	FrameErr  error
+	FrameErrs int
 }
 
-func (e *GuestError) Error() string { return e.Summary }
+func newOutcome(kind string, b budget.Budget, accel vm.Accel, vcpus int) *Outcome {
+	return &Outcome{kind: kind, Budget: b, Accel: accel, VCPUs: vcpus, Logs: tail.New(keptLogs), Begin: time.Now()}
+}
 
-func (e *GuestError) Unwrap() error { return e.Kind }
-
-// Format implements fmt.Formatter.
-func (e *GuestError) Format(s fmt.State, verb rune) {
-	fmt.Fprint(s, e.Summary)
-	if verb != 'v' {
-		return
-	}
-	// Detail is bounded by whoever built it, so it is shown whole.
-	detail, console := e.Detail, e.Console
-	if !s.Flag('+') {
-		console = last(console, 40)
-	}
-	if len(detail) > 0 {
-		fmt.Fprintf(s, "\n--- guest log ---\n%s", strings.Join(detail, "\n"))
-	}
-	if len(console) > 0 && (s.Flag('+') || len(detail) == 0 || e.Kind != ErrGuest) {
-		fmt.Fprintf(s, "\n--- guest console (last %d lines) ---\n%s", len(console), strings.Join(console, "\n"))
-	}
-	if s.Flag('+') && e.Command != "" {
-		fmt.Fprintf(s, "\n--- QEMU command ---\n%s", e.Command)
+// readFrames reads the results channel to EOF, keeping what each frame
+// says and every reason not to trust the channel.
+func (o *Outcome) readFrames(r io.Reader, each func(time.Time, proto.Envelope)) {
+	fr := proto.NewReader(r)
+	for {
+		f, err := fr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			o.frameErr(err)
+			if errors.Is(err, proto.ErrCorrupt) {
+				continue
+			}
+			return
+		}
+		now := time.Now()
+		if err := o.take(now, f); err != nil {
+			o.frameErr(err)
+		}
+		if each != nil {
+			each(now, f)
+		}
 	}
 }
 
-func last(l []string, n int) []string {
-	if len(l) > n {
-		return l[len(l)-n:]
+func (o *Outcome) frameErr(err error) {
+	if o.FrameErr == nil {
+		o.FrameErr = err
 	}
+	o.FrameErrs++
+}
+
+// take records one frame, refusing the ones the protocol does not allow:
+// unknown types, anything after Done, a Hello that is not first, and a
+// second Hello, Sched, Started, Result, Topo or Done.
+func (o *Outcome) take(at time.Time, f proto.Envelope) error {
+	if o.Done != nil {
+		return fmt.Errorf("a %q frame after the done frame", f.Type)
+	}
+	if !proto.KnownType(f.Type) {
+		return fmt.Errorf("a frame of unknown type %q", f.Type)
+	}
+	if f.Type != proto.TypeHello && o.Hello == nil {
+		return fmt.Errorf("a %q frame before the hello frame", f.Type)
+	}
+	once := func(seen bool) error {
+		if seen {
+			return fmt.Errorf("a second %q frame", f.Type)
+		}
+		return nil
+	}
+	switch f.Type {
+	case proto.TypeHello:
+		if err := once(o.Hello != nil); err != nil {
+			return err
+		}
+		o.Hello = new(proto.Hello)
+		return f.Decode(o.Hello)
+	case proto.TypeSched:
+		if err := once(o.Sched != nil); err != nil {
+			return err
+		}
+		o.Sched = new(proto.SchedInfo)
+		return f.Decode(o.Sched)
+	case proto.TypeStarted:
+		if err := once(!o.Started.IsZero()); err != nil {
+			return err
+		}
+		var st proto.Started
+		if err := f.Decode(&st); err != nil {
+			return err
+		}
+		o.Started, o.StartedUptime = at, st.Uptime
+	case proto.TypeLog:
+		var l proto.Log
+		if err := f.Decode(&l); err != nil {
+			return err
+		}
+		o.Logs.Add(l.Msg)
+	case proto.TypeResult:
+		if err := once(o.Result != nil); err != nil {
+			return err
+		}
+		o.Result = new(proto.Result)
+		return f.Decode(o.Result)
+	case proto.TypeTopo:
+		if err := once(o.Topo != nil); err != nil {
+			return err
+		}
+		o.Topo = new(topology.Observed)
+		return f.Decode(o.Topo)
+	case proto.TypeDone:
+		var d proto.Done
+		if err := f.Decode(&d); err != nil {
+			// Still the end: nothing may follow, and the run fails.
+			o.Done = &proto.Done{}
+			return err
+		}
+		if d.Failure != nil {
+			if err := d.Failure.Validate(); err != nil {
+				o.Done = &proto.Done{}
+				return fmt.Errorf("done frame: %w", err)
+			}
+		}
+		o.Done = &d
+	}
+	return nil
+}
+
+// Failure classifies how the run ended: nil when it passed, else exactly one
+// failure kind with its evidence. The order decides which evidence wins:
+// a broken results channel, then a guest kernel panic, then the host killing
+// the VM, then QEMU failing, then a missing done frame, and only then what
+// the guest reported (its own failures first, then the test function's
+// result).
+func (o *Outcome) Failure() *verdict.Failure {
+	f := o.classify()
+	if f != nil {
+		f.Console, f.Command = o.VM.Console, o.VM.Command
+	}
+	return f
+}
+
+func (o *Outcome) classify() *verdict.Failure {
+	switch {
+	case o.TaskErr != nil:
+		return verdict.New(verdict.HarnessError, "reading the guest's results channel failed: %v", o.TaskErr)
+	case panicLine(o.VM.Console) != "":
+		f := verdict.New(verdict.KernelPanic, "guest kernel panic: %s", panicLine(o.VM.Console))
+		if o.Done != nil {
+			f.Summary += " (after the guest reported done)"
+		}
+		return f
+	case o.VM.TimedOut:
+		f := verdict.New(verdict.GuestHang, "guest did not finish: killed after the host-side %s limit (%s, %d vCPU(s) on %.1fx overcommit); it hung or is too slow for this host",
+			o.Budget.Host.Round(time.Second), o.Accel, o.VCPUs, o.Budget.Overcommit)
+		if o.Done != nil {
+			f.Summary = fmt.Sprintf("guest reported done but did not power off within the host-side %s limit", o.Budget.Host.Round(time.Second))
+		}
+		return f
+	case o.VM.Killed != "":
+		return verdict.New(verdict.HarnessError, "VM killed: %s", o.VM.Killed)
+	case o.FrameErr != nil:
+		return verdict.New(verdict.HarnessError, "the results channel cannot be trusted: %d bad frame(s), the first: %v", o.FrameErrs, o.FrameErr)
+	case o.VM.ExitCode != 0:
+		return verdict.New(verdict.HarnessError, "QEMU exited with status %d: %s", o.VM.ExitCode, strings.Join(o.VM.Stderr, "; "))
+	case o.Done == nil:
+		return verdict.New(verdict.HarnessError, "guest powered off without reporting done (init died or the results channel failed)")
+	case o.Done.Failure != nil:
+		f := *o.Done.Failure
+		return &f
+	case o.Done.Dropped > 0:
+		return verdict.New(verdict.HarnessError, "guest init dropped %d frame(s) of the test process that it could not trust", o.Done.Dropped)
+	}
+	if o.kind == proto.KindTopo {
+		if o.Topo == nil {
+			return verdict.New(verdict.HarnessError, "guest reported no topology")
+		}
+		return nil
+	}
+	return resultFailure(o.Result)
+}
+
+// resultFailure turns the test function's result into a failure, or nil
+// when it passed.
+func resultFailure(r *proto.Result) *verdict.Failure {
+	if r == nil {
+		return verdict.New(verdict.HarnessError, "guest reported done without the test function's result")
+	}
+	switch {
+	case r.Panic != "":
+		f := verdict.New(verdict.TestPanic, "test function panicked: %s", firstLine(r.Panic))
+		f.Detail = strings.Split(r.Panic, "\n")
+		return f
+	case r.Err != "":
+		return verdict.New(verdict.TestError, "test function returned an error: %s", r.Err)
+	}
+	var a verify.Result
+	if err := json.Unmarshal(r.Assert, &a); err != nil {
+		return verdict.New(verdict.HarnessError, "decode the test function's result: %v", err)
+	}
+	if a.Passed {
+		if len(a.Failures) > 0 {
+			return verdict.New(verdict.HarnessError, "the test function's result says it passed but lists %d failure(s)", len(a.Failures))
+		}
+		return nil
+	}
+	if len(a.Failures) == 0 {
+		return verdict.New(verdict.TestError, "test function returned an AssertResult that neither passed nor lists a failure (return ktstr.Pass() to pass)")
+	}
+	f := verdict.New(verdict.CheckFailed, "%s", strings.TrimSpace(a.String()))
+	for _, fl := range a.Failures {
+		if !slices.Contains(f.Checks, fl.Check) {
+			f.Checks = append(f.Checks, fl.Check)
+		}
+	}
+	return f
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(s, "\n")
 	return l
 }
 
-// Err classifies how the run ended: nil when the guest reported Done
-// without a failure, else a *GuestError wrapping one of the sentinels.
-func (o *Outcome) Err() error {
-	ge := &GuestError{Console: o.VM.Console, Command: o.VM.Command}
-	vcpus := o.spec.Job.Topology.CPUs()
-	switch {
-	case o.Done != nil && o.Done.Failure == "":
-		return nil
-	case o.Done != nil:
-		ge.Kind, ge.Summary = ErrGuest, o.Done.Failure
-		if o.Done.Detail != "" {
-			ge.Detail = strings.Split(o.Done.Detail, "\n")
-		}
-	case panicLine(o.VM.Console) != "":
-		ge.Kind, ge.Summary = ErrKernelPanic, "guest kernel panic: "+panicLine(o.VM.Console)
-	case strings.HasPrefix(o.VM.Killed, "timeout"):
-		ge.Kind = ErrTimeout
-		ge.Summary = fmt.Sprintf("guest did not finish: killed after the host-side %s limit (%s, %d vCPUs); it hung or is too slow for this host",
-			strings.TrimPrefix(o.VM.Killed, "timeout after "), o.spec.Accel, vcpus)
-	case o.VM.Killed != "":
-		ge.Kind, ge.Summary = ErrCanceled, "VM killed: "+o.VM.Killed
-	case o.VM.ExitCode != 0:
-		ge.Kind = ErrQEMU
-		ge.Summary = fmt.Sprintf("QEMU exited with status %d: %s", o.VM.ExitCode, strings.Join(o.VM.Stderr, "; "))
-	default:
-		ge.Kind, ge.Summary = ErrNoDone, "guest powered off without reporting a result (init died or the results channel failed)"
-	}
-	if o.FrameErr != nil {
-		ge.Summary += fmt.Sprintf(" (results channel: %v)", o.FrameErr)
-	}
-	return ge
-}
-
 // panicLine returns the kernel's panic or oops line from the console, if
-// any.
+// any. Warnings ("WARNING:", "BUG: soft lockup") are not panics: with
+// oops=panic every oops ends in "Kernel panic - not syncing".
 func panicLine(console []string) string {
-	for _, marker := range []string{"Kernel panic - not syncing", "Oops:", "BUG:", "general protection fault"} {
+	for _, marker := range []string{"Kernel panic - not syncing", "Oops:", "general protection fault", "kernel BUG at"} {
 		for _, l := range console {
 			if i := strings.Index(l, marker); i >= 0 {
 				return strings.TrimSpace(l[i:])
@@ -105,4 +275,17 @@ func panicLine(console []string) string {
 		}
 	}
 	return ""
+}
+
+// Phases describes where the time to the test function went: QEMU and
+// firmware before the kernel started, the kernel's boot to init, and init's
+// set-up (scheduler attach included) to the test function.
+func (o *Outcome) Phases() string {
+	if o.Started.IsZero() || o.Hello == nil {
+		return ""
+	}
+	toFn := o.Started.Sub(o.Begin)
+	beforeKernel := toFn - o.StartedUptime
+	return fmt.Sprintf("host+QEMU before the kernel %.2fs, kernel boot to init %.2fs, init to test function %.2fs",
+		beforeKernel.Seconds(), o.Hello.Uptime.Seconds(), (o.StartedUptime - o.Hello.Uptime).Seconds())
 }

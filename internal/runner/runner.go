@@ -1,14 +1,26 @@
-// Package runner boots one job in a VM: it packs the initramfs (the init
-// binary, extra files, the job), starts QEMU through package vm, reads the
-// guest's frames as they come and classifies how the run ended. The root
-// package's Run and the ktstr command both use it.
+// Package runner boots one plan in a VM: it computes the run's budget,
+// packs the initramfs (the init binary, the plan's files, the job), starts
+// QEMU through package vm with the results channel as one of its ports,
+// reads the guest's frames as they come, and classifies how the run ended
+// into a verdict. The root package's Run and the ktstr command both use it.
+//
+// Environment (read by ReadSettings, and only there):
+//
+//	KTSTR_KERNEL       kernel image, build directory or cache key
+//	KTSTR_ACCEL        kvm or tcg (default: kvm where hardware virtualization works)
+//	KTSTR_QEMU         QEMU binary (default: qemu-system-x86_64 on PATH)
+//	KTSTR_CACHE_DIR    cache root (absolute)
+//	KTSTR_SCHEDULER    scheduler binary or directory searched first by Discover
+//	KTSTR_JOBS         VMs run at once on the host, across processes
+//	KTSTR_TIMEOUT      host-side limit per VM, overriding the computed one
+//	KTSTR_CONSOLE      stream the guest console into the test log
+//	KTSTR_RESULTS_DIR  write one JSON record per VM run there (absolute)
 package runner
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -16,164 +28,127 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/initramfs"
+	"github.com/ktstr-go/ktstr/internal/budget"
 	"github.com/ktstr-go/ktstr/internal/cachedir"
+	"github.com/ktstr-go/ktstr/internal/plan"
 	"github.com/ktstr-go/ktstr/internal/proto"
-	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/vm"
 )
 
-// File is a host file to pack into the guest.
-type File struct {
-	Guest string // absolute guest path
-	Host  string
-	// Binary packs the file's shared libraries and ELF interpreter too.
-	Binary bool
+// RunID names one VM run of a test.
+type RunID struct {
+	// Test is the testing.T name of the test that called ktstr.Run, and
+	// Occurrence counts ktstr.Run calls within it.
+	Test       string
+	Occurrence int
+	Replica    int
 }
 
-// Spec is one VM run.
-type Spec struct {
-	Job proto.Job
-	// Init is the host binary that becomes the guest's /init.
-	Init  string
-	Files []File
-	// Kernel is the kernel image; KernelArgs extend its command line.
-	Kernel     string
-	KernelArgs []string
-	Accel      vm.Accel
-	Timeout    time.Duration
-	// Console, if set, receives each console line as it arrives.
+// Hooks receive what a run produces as it arrives. Any may be nil.
+type Hooks struct {
+	// Console receives each console line.
 	Console func(line string)
-	// Frame, if set, receives each frame as it arrives.
+	// Frame receives each frame of the results channel.
 	Frame func(at time.Time, f proto.Envelope)
+	// Waiting is called once when the run waits for a VM slot.
+	Waiting func(slots int)
 }
 
-// Outcome is everything a run produced.
-type Outcome struct {
-	VM      vm.Result
-	Hello   *proto.Hello
-	Result  *proto.Result
-	Topo    *topology.Observed
-	Done    *proto.Done
-	Logs    []string
-	Started time.Time // host time the test function started; zero if it never did
-	// StartedUptime is the guest's uptime when the test function started.
-	StartedUptime time.Duration
-	Begin         time.Time // host time Run was called
-	End           time.Time // host time QEMU was reaped
-	// FrameErr is the first damaged frame, if any.
-	FrameErr error
-	spec     *Spec
-}
-
-// Run boots the VM and waits for it to end. The error reports a run that
-// could not be started; how a started run ended is Outcome.Err.
-func Run(ctx context.Context, spec Spec) (*Outcome, error) {
-	o := &Outcome{Begin: time.Now(), spec: &spec}
-	segments, err := initrdSegments(&spec)
+// Run boots the plan and waits for the VM to end. The error reports a run
+// that could not be started (a harness failure); how a started run ended is
+// Outcome.Failure.
+func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks) (*Outcome, error) {
+	b := Budget(host, p)
+	job := Job(p, id, b)
+	o := newOutcome(p.Kind, b, host.Accel.Accel, p.Topology.CPUs())
+	segments, err := initrdSegments(host.Self, p.Files())
 	if err != nil {
 		return nil, err
 	}
-	job, err := jobArchive(&spec.Job)
+	jobCpio, err := jobArchive(&job)
 	if err != nil {
 		return nil, err
 	}
-	// VMs of every process on the host share KTSTR_JOBS slots, so that
-	// go test ./... (one process per package) does not crowd the CPUs the
-	// guests measure with.
 	slots, err := cachedir.Sub("slots", true)
 	if err != nil {
 		return nil, err
 	}
 	waitStart := time.Now()
-	release, err := vm.AcquireSlot(ctx, slots, vm.Slots())
+	release, err := acquireSlot(ctx, slots, host.Jobs, func() {
+		if hooks.Waiting != nil {
+			hooks.Waiting(host.Jobs)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
 	defer release()
 	// Time spent waiting for a slot is not the run's.
 	o.Begin = o.Begin.Add(time.Since(waitStart))
+	cmdline := append(append([]string{}, proto.Cmdline...), p.KernelArgs...)
 	v, err := vm.Start(ctx, vm.Config{
-		Kernel:     spec.Kernel,
+		QEMU:       host.QEMUPath,
+		Kernel:     host.Image.BzImage,
 		Initrd:     segments,
-		InitrdData: [][]byte{job},
-		Topology:   spec.Job.Topology,
-		MemoryMB:   spec.Job.MemoryMB,
-		Accel:      spec.Accel,
-		Append:     spec.KernelArgs,
-		Timeout:    spec.Timeout,
-		Console:    spec.Console,
+		InitrdData: [][]byte{jobCpio},
+		Topology:   p.Topology,
+		MemoryMB:   p.MemoryMB,
+		Accel:      host.Accel.Accel,
+		Cmdline:    cmdline,
+		Timeout:    b.Host,
+		Console:    hooks.Console,
+		Ports: []vm.Port{{Name: proto.PortName, Read: func(r io.Reader) error {
+			o.readFrames(r, hooks.Frame)
+			return nil
+		}}},
 	})
 	if err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		o.readFrames(v.Results())
-	}()
-	res, err := v.Wait()
-	wg.Wait()
-	o.VM, o.End = res, time.Now()
-	if err != nil {
-		return o, err
-	}
+	o.VM, o.TaskErr = v.Wait()
+	o.End = time.Now()
 	return o, nil
 }
 
-func (o *Outcome) readFrames(r io.Reader) {
-	fr := proto.NewReader(r)
-	for {
-		f, err := fr.Next()
-		if err != nil {
-			if errors.Is(err, proto.ErrCorrupt) {
-				if o.FrameErr == nil {
-					o.FrameErr = err
-				}
-				continue
-			}
-			// EOF, or the pipe closed under us when QEMU was killed.
-			return
-		}
-		now := time.Now()
-		if err := o.take(now, f); err != nil && o.FrameErr == nil {
-			o.FrameErr = err
-		}
-		if o.spec.Frame != nil {
-			o.spec.Frame(now, f)
-		}
+// Budget returns the run's budget: the plan's shape and duration on this
+// host, with KTSTR_TIMEOUT replacing the host-side limit.
+func Budget(host HostEnv, p *plan.Plan) budget.Budget {
+	in := budget.Input{Accel: string(host.Accel.Accel), VCPUs: p.Topology.CPUs(), HostCPUs: host.HostCPUs, Duration: p.Duration}
+	if p.Kind == proto.KindTopo {
+		in.Duration = 0
 	}
+	if s := p.Scheduler; s != nil {
+		in.Scheduler, in.Watchdog = true, s.Watchdog
+	}
+	b := budget.New(in)
+	if host.Timeout > 0 {
+		b.Host = host.Timeout
+	}
+	return b
 }
 
-func (o *Outcome) take(at time.Time, f proto.Envelope) error {
-	switch f.Type {
-	case proto.TypeHello:
-		o.Hello = new(proto.Hello)
-		return f.Decode(o.Hello)
-	case proto.TypeStarted:
-		o.Started = at
-		var st proto.Started
-		if err := f.Decode(&st); err != nil {
-			return err
-		}
-		o.StartedUptime = st.Uptime
-	case proto.TypeLog:
-		var l proto.Log
-		if err := f.Decode(&l); err != nil {
-			return err
-		}
-		o.Logs = append(o.Logs, l.Msg)
-	case proto.TypeResult:
-		o.Result = new(proto.Result)
-		return f.Decode(o.Result)
-	case proto.TypeTopo:
-		o.Topo = new(topology.Observed)
-		return f.Decode(o.Topo)
-	case proto.TypeDone:
-		o.Done = new(proto.Done)
-		return f.Decode(o.Done)
+// Job returns what the guest gets for the plan.
+func Job(p *plan.Plan, id RunID, b budget.Budget) proto.Job {
+	job := proto.Job{
+		Kind: p.Kind, Test: id.Test, Occurrence: id.Occurrence, Replica: id.Replica,
+		Topology: p.Topology, MemoryMB: p.MemoryMB, Duration: p.Duration, WorkersPerCgroup: p.Workers,
+		Budget: b, Sysctls: p.Sysctls,
 	}
-	return nil
+	for _, f := range p.Include {
+		job.IncludeFiles = append(job.IncludeFiles, f.Guest)
+	}
+	if s := p.Scheduler; s != nil {
+		job.Scheduler = &proto.SchedulerJob{
+			Name: s.Name, Path: s.GuestPath, Args: s.Args, Profile: s.Profile, OpsNames: s.OpsNames,
+			BpfMapWrite: s.BpfMapWrite,
+		}
+	}
+	if p.Kind == proto.KindTest {
+		if raw, err := json.Marshal(p.Checks); err == nil {
+			job.Checks = raw
+		}
+	}
+	return job
 }
 
 // jobArchive is a small newc archive holding the job.
@@ -192,15 +167,15 @@ func jobArchive(job *proto.Job) ([]byte, error) {
 }
 
 // initrdSegments returns the cached archives of the init binary and of the
-// extra files.
-func initrdSegments(spec *Spec) ([]string, error) {
-	base, err := cachedArchive([]File{{Guest: "/init", Host: spec.Init, Binary: true}})
+// plan's files.
+func initrdSegments(self string, files []plan.File) ([]string, error) {
+	base, err := cachedArchive([]plan.File{{Guest: "/init", Host: self, Binary: true}})
 	if err != nil {
 		return nil, fmt.Errorf("initramfs: %w", err)
 	}
 	segs := []string{base}
-	if len(spec.Files) > 0 {
-		extra, err := cachedArchive(spec.Files)
+	if len(files) > 0 {
+		extra, err := cachedArchive(files)
 		if err != nil {
 			return nil, fmt.Errorf("initramfs: %w", err)
 		}
@@ -211,42 +186,59 @@ func initrdSegments(spec *Spec) ([]string, error) {
 
 // memo remembers archives built by this process, keyed by the files' paths,
 // sizes and modification times, so parallel and repeated VMs of one test
-// binary hash it once.
-var memo sync.Map // string -> *memoEntry
+// binary hash them once. An entry whose archive has disappeared from the
+// cache (pruned or deleted by another process) is built again.
+var memo = struct {
+	sync.Mutex
+	m map[string]*memoEntry
+}{m: map[string]*memoEntry{}}
 
 type memoEntry struct {
-	once sync.Once
+	mu   sync.Mutex
 	path string
-	err  error
 }
 
-func cachedArchive(files []File) (string, error) {
+func cachedArchive(files []plan.File) (string, error) {
 	key, err := statKey(files)
 	if err != nil {
 		return "", err
 	}
-	e, _ := memo.LoadOrStore(key, &memoEntry{})
-	me := e.(*memoEntry)
-	me.once.Do(func() {
-		b := initramfs.New()
-		for _, f := range files {
-			var err error
-			if f.Binary {
-				err = b.AddBinary(f.Guest, f.Host)
-			} else {
-				err = b.AddFile(f.Guest, f.Host)
-			}
-			if err != nil {
-				me.err = err
-				return
-			}
+	memo.Lock()
+	e := memo.m[key]
+	if e == nil {
+		e = &memoEntry{}
+		memo.m[key] = e
+	}
+	memo.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.path != "" {
+		if _, err := os.Stat(e.path); err == nil {
+			return e.path, nil
 		}
-		me.path, me.err = b.Cached("")
-	})
-	return me.path, me.err
+		e.path = ""
+	}
+	b := initramfs.New()
+	for _, f := range files {
+		var err error
+		if f.Binary {
+			err = b.AddBinary(f.Guest, f.Host)
+		} else {
+			err = b.AddFile(f.Guest, f.Host)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	path, err := b.Cached("")
+	if err != nil {
+		return "", err
+	}
+	e.path = path
+	return path, nil
 }
 
-func statKey(files []File) (string, error) {
+func statKey(files []plan.File) (string, error) {
 	var b bytes.Buffer
 	for _, f := range files {
 		st, err := os.Stat(f.Host)
@@ -256,17 +248,4 @@ func statKey(files []File) (string, error) {
 		fmt.Fprintf(&b, "%s\x00%s\x00%v\x00%d\x00%d\n", f.Guest, f.Host, f.Binary, st.Size(), st.ModTime().UnixNano())
 	}
 	return b.String(), nil
-}
-
-// Phases describes where the time to the test function went: QEMU and
-// firmware before the kernel started, the kernel's boot to init, and init's
-// set-up (scheduler attach included) to the test function.
-func (o *Outcome) Phases() string {
-	if o.Started.IsZero() || o.Hello == nil {
-		return ""
-	}
-	toFn := o.Started.Sub(o.Begin)
-	beforeKernel := toFn - o.StartedUptime
-	return fmt.Sprintf("host+QEMU before the kernel %.2fs, kernel boot to init %.2fs, init to test function %.2fs",
-		beforeKernel.Seconds(), o.Hello.Uptime.Seconds(), (o.StartedUptime - o.Hello.Uptime).Seconds())
 }

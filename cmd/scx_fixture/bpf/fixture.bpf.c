@@ -7,9 +7,30 @@
  * (const volatile globals, set by user space before load) make it misbehave
  * on purpose so the test harness can prove it notices:
  *
- * stall_after N   After N dispatches in total, dispatch nothing at all: queued
- *                 tasks starve until the kernel's watchdog ejects the
- *                 scheduler ("runnable task stall").
+ * stall_after N   After N dispatches in total the scheduler is "stalled": from
+ *                 then on it never dispatches a user task (one without
+ *                 PF_KTHREAD) again, while kernel threads keep being
+ *                 scheduled FIFO as before. Exactly N dispatches, of any
+ *                 tasks, happen before the stall; every later one is of a
+ *                 kernel thread. Once stalled, ops.enqueue puts user tasks on
+ *                 a third, "stall" DSQ that is never consumed, ops.select_cpu
+ *                 direct-dispatches only kernel threads, and ops.dispatch
+ *                 scans the shared DSQ: it moves the user tasks it meets
+ *                 (queued before the stall began) to the stall DSQ and
+ *                 dispatches the first kernel thread that may run on this
+ *                 CPU. The slow DSQ (degrade) is emptied into the stall DSQ
+ *                 too. So the kernel's watchdog work item (a kworker) keeps
+ *                 running and checking in, and ejects the scheduler
+ *                 ("runnable task stall") naming a starved user task:
+ *                 "<comm>[<pid>] failed to run for X.XXXs", within about 1.5
+ *                 watchdog timeouts of the stall (the check runs every half
+ *                 timeout). A user task already running when the stall
+ *                 begins may go on running: when nothing else is queued for
+ *                 its CPU the kernel lets it continue (SCX_OPS_ENQ_LAST is not
+ *                 set), which is not a dispatch; it is parked as soon as it
+ *                 sleeps or a kernel thread takes its CPU. Some user task
+ *                 always starves: the fixture's own user space wakes every
+ *                 100 ms.
  * error_after N   The dispatch that brings the total to N calls
  *                 scx_bpf_error("fixture: error after N dispatches").
  * degrade_pct P   Unfair without stalling: the tasks of "slow" thread groups
@@ -39,12 +60,20 @@
  *                 tgid has been reused by then. Groups are counted, and
  *                 recorded, only with P > 0.
  *
- * A "dispatch" is a task handed to a CPU by this scheduler: a successful
- * scx_bpf_consume() in ops.dispatch or a direct dispatch to an idle CPU's
- * local DSQ in ops.select_cpu. Letting the running task go on after its slice
- * (degrade mode, or the kernel's own "nothing else to run" rule) is not one.
+ * error_now       Not a knob but a request: user space (--error-on-exit) sets
+ *                 it to 1 when told to stop; the next ops.enqueue,
+ *                 ops.dispatch or ops.tick to see it sets it to 2 and calls
+ *                 scx_bpf_error("fixture: error on exit") once.
  *
- * Built for Linux 6.12 (scx_bpf_dispatch/scx_bpf_consume kfunc names).
+ * A "dispatch" is a task handed to a CPU by this scheduler: a successful
+ * scx_bpf_consume() in ops.dispatch, a kernel thread moved from the shared
+ * DSQ to this CPU's local DSQ by ops.dispatch while stalled, or a direct
+ * dispatch to an idle CPU's local DSQ in ops.select_cpu. Letting the running
+ * task go on after its slice (degrade mode, or the kernel's own "nothing else
+ * to run" rule) is not one, nor is moving a user task to the stall DSQ.
+ *
+ * Built for Linux 6.12 (scx_bpf_dispatch/scx_bpf_consume/
+ * scx_bpf_dispatch_from_dsq kfunc names).
  */
 #include <scx/common.bpf.h>
 
@@ -52,6 +81,7 @@ char _license[] SEC("license") = "GPL";
 
 #define SHARED_DSQ	0
 #define SLOW_DSQ	1
+#define STALL_DSQ	2	/* stall_after: starved user tasks, never consumed */
 
 #define NSEC_PER_MSEC	1000000ULL
 
@@ -68,8 +98,19 @@ u64 nr_slow_dispatched;	/* dispatches from the slow DSQ */
 u64 nr_guard;		/* dispatch decisions made by the starvation guard */
 u64 nr_kept;		/* non-slow prev kept running instead of serving slow */
 u64 nr_groups;		/* user thread groups created since load (degrade only) */
+u64 nr_stalled;		/* user tasks put on the stall DSQ (stall only) */
 
-/* Dispatch tickets taken; only used with stall_after, keeps the limit exact. */
+/*
+ * Set to 1 by user space (--error-on-exit); the BPF side sets it to 2 when it
+ * calls scx_bpf_error(). Not const: written after load, through the
+ * memory-mapped .bss.
+ */
+u64 error_now;
+
+/*
+ * Dispatch tickets taken before the stall; only used with stall_after, keeps
+ * the count of pre-stall dispatches exact.
+ */
 static u64 nr_reserved;
 
 UEI_DEFINE(uei);
@@ -118,8 +159,33 @@ static __always_inline u64 slow_slice(void)
 }
 
 /*
- * Take a dispatch ticket. Returns false once stall_after tickets are out: the
- * scheduler has stalled on purpose.
+ * Stalled: all stall_after tickets have turned into dispatches. Only ticketed
+ * dispatches happen before that, so nr_dispatched reaches stall_after exactly
+ * when the last ticket is used; the kernel-thread dispatches after it count
+ * on from there.
+ */
+static __always_inline bool stalled(void)
+{
+	return stall_after && READ_ONCE(nr_dispatched) >= stall_after;
+}
+
+static __always_inline bool is_kthread(const struct task_struct *p)
+{
+	return p->flags & PF_KTHREAD;
+}
+
+/* --error-on-exit: user space asked for the error; raise it once. */
+static __always_inline void check_error_now(void)
+{
+	if (READ_ONCE(error_now) == 1 &&
+	    __sync_val_compare_and_swap(&error_now, 1, 2) == 1)
+		scx_bpf_error("fixture: error on exit");
+}
+
+/*
+ * Take a dispatch ticket (before the stall). Returns false once stall_after
+ * tickets are out: the stall has begun, or begins as soon as the tickets out
+ * are used (or one comes back).
  */
 static __always_inline bool reserve(void)
 {
@@ -171,16 +237,30 @@ s32 BPF_STRUCT_OPS(fixture_select_cpu, struct task_struct *p, s32 prev_cpu,
 	s32 cpu;
 
 	cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
-	if (is_idle && !is_slow(p) && reserve()) {
-		scx_bpf_dispatch(p, SCX_DSQ_LOCAL, slice_ns, 0);
-		count_dispatch();
+	if (!is_idle || is_slow(p))
+		return cpu;
+	if (stalled()) {
+		/* Only kernel threads run once stalled; no ticket needed. */
+		if (!is_kthread(p))
+			return cpu;
+	} else if (!reserve()) {
+		return cpu;
 	}
+	scx_bpf_dispatch(p, SCX_DSQ_LOCAL, slice_ns, 0);
+	count_dispatch();
 	return cpu;
 }
 
 void BPF_STRUCT_OPS(fixture_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	__sync_fetch_and_add(&nr_enqueued, 1);
+	check_error_now();
+
+	if (stalled() && !is_kthread(p)) {
+		__sync_fetch_and_add(&nr_stalled, 1);
+		scx_bpf_dispatch(p, STALL_DSQ, slice_ns, enq_flags);
+		return;
+	}
 
 	if (degrade_pct) {
 		struct task_ctx *tctx;
@@ -247,10 +327,61 @@ static void dispatch_degraded(struct task_struct *prev)
 	unreserve();
 }
 
+/*
+ * Stalled: give this CPU the first kernel thread of the shared DSQ that may
+ * run on it. User tasks met on the way, queued before the stall began, go to
+ * the stall DSQ (as does everything on the slow DSQ), so no user task is
+ * dispatched after the stall. A kernel thread that may not run here stays
+ * for a CPU it may run on, as scx_bpf_consume() would leave it.
+ */
+static void dispatch_stalled(s32 cpu)
+{
+	struct task_struct *p;
+
+	if (degrade_pct) {
+		/* The slow DSQ only ever holds user tasks. */
+		bpf_for_each(scx_dsq, p, SLOW_DSQ, 0) {
+			if (scx_bpf_dispatch_from_dsq(BPF_FOR_EACH_ITER, p,
+						      STALL_DSQ, 0))
+				__sync_fetch_and_add(&nr_stalled, 1);
+		}
+	}
+
+	bpf_for_each(scx_dsq, p, SHARED_DSQ, 0) {
+		if (!is_kthread(p)) {
+			if (scx_bpf_dispatch_from_dsq(BPF_FOR_EACH_ITER, p,
+						      STALL_DSQ, 0))
+				__sync_fetch_and_add(&nr_stalled, 1);
+			continue;
+		}
+		if (!bpf_cpumask_test_cpu(cpu, p->cpus_ptr))
+			continue;
+		if (scx_bpf_dispatch_from_dsq(BPF_FOR_EACH_ITER, p,
+					      SCX_DSQ_LOCAL, 0)) {
+			count_dispatch();
+			return;
+		}
+	}
+}
+
 void BPF_STRUCT_OPS(fixture_dispatch, s32 cpu, struct task_struct *prev)
 {
-	if (!reserve())
+	check_error_now();
+
+	if (stalled()) {
+		dispatch_stalled(cpu);
 		return;
+	}
+	if (!reserve()) {
+		/*
+		 * All tickets are out but not all used: another CPU is
+		 * dispatching the last ones. Come back once it has (the stall
+		 * begins) or has given one back, rather than idle with tasks
+		 * queued.
+		 */
+		scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+		return;
+	}
 
 	if (degrade_pct) {
 		dispatch_degraded(prev);
@@ -262,6 +393,12 @@ void BPF_STRUCT_OPS(fixture_dispatch, s32 cpu, struct task_struct *prev)
 		return;
 	}
 	unreserve();
+}
+
+/* Only for --error-on-exit: a CPU busy with one task still ticks. */
+void BPF_STRUCT_OPS(fixture_tick, struct task_struct *p)
+{
+	check_error_now();
 }
 
 s32 BPF_STRUCT_OPS(fixture_init_task, struct task_struct *p,
@@ -336,7 +473,10 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(fixture_init)
 	ret = scx_bpf_create_dsq(SHARED_DSQ, -1);
 	if (ret)
 		return ret;
-	return scx_bpf_create_dsq(SLOW_DSQ, -1);
+	ret = scx_bpf_create_dsq(SLOW_DSQ, -1);
+	if (ret)
+		return ret;
+	return scx_bpf_create_dsq(STALL_DSQ, -1);
 }
 
 void BPF_STRUCT_OPS(fixture_exit, struct scx_exit_info *ei)
@@ -348,6 +488,7 @@ SCX_OPS_DEFINE(fixture_ops,
 	       .select_cpu	= (void *)fixture_select_cpu,
 	       .enqueue		= (void *)fixture_enqueue,
 	       .dispatch	= (void *)fixture_dispatch,
+	       .tick		= (void *)fixture_tick,
 	       .enable		= (void *)fixture_enable,
 	       .init_task	= (void *)fixture_init_task,
 	       .exit_task	= (void *)fixture_exit_task,

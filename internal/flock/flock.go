@@ -1,0 +1,82 @@
+// Package flock takes advisory file locks (flock(2)) shared by every
+// process on the host: VM slots, build directories, cache entries. A lock
+// dies with the process that holds it, so a killed run never leaves one
+// behind. This is the only place ktstr waits for a lock.
+package flock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Poll is how often a waiting Lock or LockAny tries again.
+const Poll = 50 * time.Millisecond
+
+// TryLock takes an exclusive lock on path (creating the file) if no one
+// holds it. ok is false when another process (or another open of the file)
+// holds it; err reports anything else.
+func TryLock(path string) (release func(), ok bool, err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock %s: %w", path, err)
+	}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		return func() { f.Close() }, true, nil
+	}
+	f.Close()
+	if errors.Is(err, syscall.EWOULDBLOCK) {
+		return nil, false, nil
+	}
+	return nil, false, fmt.Errorf("lock %s: %w", path, err)
+}
+
+// Lock takes an exclusive lock on path, waiting while another process holds
+// it until ctx ends. onWait, when not nil, is called once when Lock starts
+// waiting. The returned func releases the lock.
+func Lock(ctx context.Context, path string, onWait func()) (release func(), err error) {
+	release, _, err = LockAny(ctx, []string{path}, onWait)
+	return release, err
+}
+
+// LockAny takes an exclusive lock on the first of paths that is free,
+// waiting while all are held until ctx ends, and returns its index. onWait,
+// when not nil, is called once when LockAny starts waiting. The error after
+// ctx ended wraps context.Cause(ctx).
+func LockAny(ctx context.Context, paths []string, onWait func()) (release func(), index int, err error) {
+	if len(paths) == 0 {
+		return nil, -1, errors.New("lock: no paths")
+	}
+	t := time.NewTicker(Poll)
+	defer t.Stop()
+	for waited := false; ; waited = true {
+		for i, p := range paths {
+			release, ok, err := TryLock(p)
+			if err != nil {
+				return nil, -1, err
+			}
+			if ok {
+				return release, i, nil
+			}
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, -1, fmt.Errorf("lock: waiting for %s: %w", describe(paths), context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+func describe(paths []string) string {
+	if len(paths) == 1 {
+		return paths[0]
+	}
+	return fmt.Sprintf("one of %d locks such as %s", len(paths), paths[0])
+}
