@@ -10,17 +10,20 @@ import (
 
 func TestEach(t *testing.T) {
 	// Start some threads that stay alive during the walk.
-	var wg sync.WaitGroup
+	var wg, ready sync.WaitGroup
 	stop := make(chan struct{})
 	for i := 0; i < 4; i++ {
 		wg.Add(1)
+		ready.Add(1)
 		go func() {
 			defer wg.Done()
 			runtime.LockOSThread()
+			ready.Done()
 			<-stop
 		}()
 	}
 	defer func() { close(stop); wg.Wait() }()
+	ready.Wait() // each goroutine holds a thread of its own now
 	seen := map[int]bool{}
 	if err := Each(0, func(tid int) error { seen[tid] = true; return nil }); err != nil {
 		t.Fatal(err)
