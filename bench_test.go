@@ -70,3 +70,43 @@ func BenchmarkBoot(b *testing.B) {
 	b.ReportMetric(toFn.Seconds()/floor.Seconds(), "to-fn/floor")
 	b.ReportMetric(total.Seconds()/floor.Seconds(), "total/floor")
 }
+
+// monitorProbe is the test BenchmarkMonitor measures: two spinners under
+// scx_simple for 4 s, where the monitor takes about 30 samples.
+var monitorProbe = ktstr.Test{Scheduler: &scxSimple, Cores: 2, DurationS: 4, MemoryMB: 512}
+
+func TestMonitorProbe(t *testing.T) {
+	t.Parallel()
+	ktstr.Run(t, monitorProbe, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+		return ktstr.ExecuteDefs(ctx, ktstr.CgroupDef{Name: "spin", Workers: 2})
+	})
+}
+
+// BenchmarkMonitor runs TestMonitorProbe's VM with the host-side monitor
+// off and on, alternately, and reports per op:
+//
+//	off-s, on-s    wall time of the run without and with the monitor
+//	on/off         their ratio
+//	cpu-us/sample  the monitor's host CPU time per sample
+//	samples        samples per run
+//
+// Run it with: go test -run '^$' -bench BenchmarkMonitor -benchtime 5x .
+func BenchmarkMonitor(b *testing.B) {
+	if ktstr.InGuest() {
+		b.Skip("host-only")
+	}
+	var off, on, cpu time.Duration
+	samples := 0
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t0, _, _ := ktstr.BootMonitored(b, "TestMonitorProbe", monitorProbe, false)
+		t1, per, n := ktstr.BootMonitored(b, "TestMonitorProbe", monitorProbe, true)
+		off, on, cpu, samples = off+t0, on+t1, cpu+per, samples+n
+	}
+	n := float64(b.N)
+	b.ReportMetric(off.Seconds()/n, "off-s")
+	b.ReportMetric(on.Seconds()/n, "on-s")
+	b.ReportMetric(on.Seconds()/off.Seconds(), "on/off")
+	b.ReportMetric(float64(cpu.Microseconds())/n, "cpu-us/sample")
+	b.ReportMetric(float64(samples)/n, "samples")
+}

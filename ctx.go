@@ -51,6 +51,18 @@ func (c *Ctx) Logf(format string, args ...any) {
 	}
 }
 
+// Confine tells the host-side monitor that the test function confines its
+// workers to some of the guest's CPUs (on) or no longer does (off): while
+// it does, the imbalance ratio is not judged, since the imbalance is the
+// test's own doing. ExecuteDefs, ExecuteSteps and RunScenario call it
+// themselves for cpusets and affinities; a test that pins tasks on its own
+// calls it.
+func (c *Ctx) Confine(on bool) {
+	if c.out != nil {
+		_ = c.out.Send(proto.TypeConfine, proto.Confine{On: on})
+	}
+}
+
 // scenarioEnv is the environment scenarios run in.
 func (c *Ctx) scenarioEnv() *scenario.Env {
 	var cpus []int
@@ -61,7 +73,7 @@ func (c *Ctx) scenarioEnv() *scenario.Env {
 	return &scenario.Env{
 		Topology: c.Shape, CPUs: cpus, Duration: c.Duration, WorkersPerCgroup: c.WorkersPerCgroup,
 		Checks: c.Checks, Verify: verify.Env{Scale: c.Scale, Accel: c.Accel},
-		Cgroups: c.Cgroups, Logf: c.Logf,
+		Cgroups: c.Cgroups, Logf: c.Logf, Confine: c.Confine,
 	}
 }
 

@@ -35,6 +35,7 @@
 //	KTSTR_CONSOLE    when true (1), stream the guest console into the test log
 //	KTSTR_RESULTS_DIR  write one JSON record per VM run there (see package report); use
 //	                 an absolute path: go test runs each package in its own directory
+//	KTSTR_MONITOR    0 switches the host-side monitor off (default on)
 //	CI               when true, a missing prerequisite fails VM tests instead of skipping them
 //
 // go test -short skips every VM test.

@@ -141,6 +141,9 @@ func replica(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, i
 	if o != nil && !o.Started.IsZero() {
 		t.Logf("ktstr: boot to test function %.2fs (%s), total %.2fs", o.Started.Sub(o.Begin).Seconds(), o.Phases(), o.End.Sub(o.Begin).Seconds())
 	}
+	if o != nil {
+		logMonitor(t, o)
+	}
 	if o != nil && !testing.Verbose() && failure != nil {
 		for _, l := range o.Logs.Lines() {
 			t.Logf("guest: %s", l)
@@ -168,6 +171,34 @@ func replica(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, i
 		t.Errorf("ktstr: ExpectErr: want %s, but the run failed otherwise: %v", p.Expect, failure)
 	}
 	return failure
+}
+
+// logMonitor says what the host-side monitor did: how much it sampled and
+// at what cost, and every check it could not evaluate (never silently).
+func logMonitor(t *testing.T, o *runner.Outcome) {
+	t.Helper()
+	for _, n := range o.MonitorNotes {
+		t.Logf("ktstr: %s", n)
+	}
+	r := o.MonitorResult
+	if r == nil {
+		return
+	}
+	verdict := "checks passed"
+	if !r.Passed {
+		verdict = fmt.Sprintf("%d check(s) failed", len(r.Failures))
+	}
+	per := time.Duration(0)
+	if o.MonitorSamples > 0 {
+		per = o.MonitorCPU / time.Duration(o.MonitorSamples)
+	}
+	t.Logf("ktstr: monitor: %d sample(s) every %s, %s host CPU per sample; %s", o.MonitorSamples, o.Budget.MonitorInterval, per, verdict)
+	if o.KernelWatchdogRead {
+		t.Logf("ktstr: monitor: the guest kernel's sched_ext watchdog is %s (scx_watchdog_timeout, read from guest memory)", o.KernelWatchdog)
+	}
+	for _, n := range r.Notes {
+		t.Logf("ktstr: %s", n)
+	}
 }
 
 // boot runs the plan in a VM, logging progress (and, with -v, the guest's
@@ -257,6 +288,10 @@ func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, iteration int, o
 		if json.Unmarshal(o.Result.Assert, &a) == nil {
 			r.Result = &a
 		}
+	}
+	r.Monitor, r.Samples, r.MonitorNotes = o.MonitorResult, o.Monitor, o.MonitorNotes
+	if o.KernelWatchdogRead {
+		r.KernelWatchdog = o.KernelWatchdog
 	}
 	return r
 }

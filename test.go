@@ -33,10 +33,12 @@ type Test struct {
 	// of these fields: its check, default, unit and scaling). NotStarved
 	// turns on the starvation, fairness spread and scheduling gap checks
 	// (framework default: on); each threshold overrides one limit; Off and
-	// Disabled switch a check off. MaxImbalanceRatio, MaxLocalDSQDepth,
-	// FailOnStall, SustainedSamples, MaxFallbackRate and MaxKeepLastRate
-	// belong to the host-side monitor: they are validated and merged, but
-	// no monitor evaluates them yet.
+	// Disabled switch a check off. MaxImbalanceRatio (default 4),
+	// MaxLocalDSQDepth (50), FailOnStall (on), SustainedSamples (5),
+	// MaxFallbackRate (200/s) and MaxKeepLastRate (100/s) are the host-side
+	// monitor's: it samples every guest CPU's runqueue from the host while
+	// the test function runs, and a violation counts when it lasts
+	// SustainedSamples consecutive samples (see package verify).
 	NotStarved          Bool
 	Isolation           Bool
 	MaxGapMs            Threshold

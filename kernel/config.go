@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"io"
+	"os"
 	"regexp"
 	"strings"
 )
@@ -129,4 +130,25 @@ func CheckConfig(fragment, final io.Reader) ([]Mismatch, error) {
 		out = append(out, Mismatch{Option: name, Want: w, Got: g})
 	}
 	return out, nil
+}
+
+// ConfigValue returns the value of option (with its CONFIG_ prefix, e.g.
+// "CONFIG_HZ") in the kernel's final .config: "y", a number or a quoted
+// string, "n" for "is not set"; ok is false when the image has no config
+// or the config does not mention the option.
+func (img Image) ConfigValue(option string) (value string, ok bool, err error) {
+	if img.Config == "" {
+		return "", false, nil
+	}
+	f, err := os.Open(img.Config)
+	if err != nil {
+		return "", false, fmt.Errorf("kernel config: %w", err)
+	}
+	defer f.Close()
+	vals, _, err := parseConfig(f, false)
+	if err != nil {
+		return "", false, fmt.Errorf("kernel config %s: %w", img.Config, err)
+	}
+	v, ok := vals[option]
+	return v, ok, nil
 }

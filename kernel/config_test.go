@@ -94,3 +94,22 @@ func openTestdata(t *testing.T, name string) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+func TestConfigValue(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config")
+	if err := os.WriteFile(p, []byte("CONFIG_HZ=1000\n# CONFIG_X is not set\nCONFIG_S=\"a b\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	img := Image{Config: p}
+	for opt, want := range map[string]string{"CONFIG_HZ": "1000", "CONFIG_X": "n", "CONFIG_S": `"a b"`} {
+		if v, ok, err := img.ConfigValue(opt); err != nil || !ok || v != want {
+			t.Errorf("%s = %q, %v, %v; want %q", opt, v, ok, err, want)
+		}
+	}
+	if _, ok, err := img.ConfigValue("CONFIG_NONE"); ok || err != nil {
+		t.Errorf("absent option: %v, %v", ok, err)
+	}
+	if _, ok, err := (Image{}).ConfigValue("CONFIG_HZ"); ok || err != nil {
+		t.Errorf("no config: %v, %v", ok, err)
+	}
+}

@@ -44,8 +44,10 @@ type Record struct {
 	Kernel    string `json:"kernel,omitempty"`
 	KernelKey string `json:"kernel_key,omitempty"`
 	// Watchdog is the sched_ext watchdog the kernel applied, or the note
-	// saying why none was.
-	Watchdog string `json:"watchdog,omitempty"`
+	// saying why none was; KernelWatchdog what the host read in the guest
+	// kernel's memory (scx_watchdog_timeout) while the test ran.
+	Watchdog       string        `json:"watchdog,omitempty"`
+	KernelWatchdog time.Duration `json:"kernel_watchdog_ns,omitempty"`
 
 	// Passed is the test's verdict (ExpectErr already applied). Kind and
 	// Failure say how the run failed, if it did; Checks are the failed
@@ -59,6 +61,12 @@ type Record struct {
 	Exit      *verdict.Exit `json:"exit,omitempty"`
 	// Result is what the test function's checks returned, when it returned.
 	Result *verify.Result `json:"result,omitempty"`
+	// Monitor is the verdict of the host-side monitor's checks, Samples
+	// everything it sampled (per CPU, every interval), MonitorNotes what
+	// it could not check and why.
+	Monitor      *verify.Result        `json:"monitor,omitempty"`
+	Samples      *verify.MonitorSeries `json:"samples,omitempty"`
+	MonitorNotes []string              `json:"monitor_notes,omitempty"`
 	// BootToFn is from Run starting to the test function starting in the
 	// guest; Total to QEMU exiting.
 	BootToFn time.Duration `json:"boot_to_fn_ns"`

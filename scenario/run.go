@@ -75,6 +75,7 @@ func Execute(env *Env, steps ...Step) (verify.Result, error) {
 	}
 	r := newRun(env, env.Cgroups, startWorkers)
 	err := r.steps(steps)
+	env.confine(false)
 	stopErr := r.stopAll()
 	cleanErr := r.cg.Cleanup()
 	if err = errors.Join(err, stopErr, cleanErr); err != nil {
@@ -358,8 +359,10 @@ func (r *run) stopAll() error {
 
 // refreshAllowed records every live cgroup's effective CPUs.
 func (r *run) refreshAllowed() error {
+	confined := false
 	for _, n := range r.order {
-		if r.groups[n].removed {
+		g := r.groups[n]
+		if g.removed {
 			continue
 		}
 		cpus, err := r.cg.EffectiveCPUs(n)
@@ -367,10 +370,22 @@ func (r *run) refreshAllowed() error {
 			return err
 		}
 		for _, c := range cpus {
-			r.groups[n].allowed[c] = true
+			g.allowed[c] = true
+		}
+		if len(g.sets) > 0 && (len(cpus) > 0 && len(cpus) < len(r.env.CPUs) || r.pinned(g)) {
+			confined = true
 		}
 	}
+	r.env.confine(confined)
 	return nil
+}
+
+// pinned reports whether the group's workers are pinned to CPUs by an
+// affinity (the cgroup's, a SetAffinity op, or a work type that sets its
+// own).
+func (r *run) pinned(g *group) bool {
+	return !g.def.Affinity.IsZero() || g.affGen > 0 ||
+		g.def.Work != nil && strings.Contains(g.def.Work.String(), workload.TypeAffinityChurn)
 }
 
 // reports groups the workers' reports by the cgroup they started in, for

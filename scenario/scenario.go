@@ -41,6 +41,20 @@ type Env struct {
 	Cgroups *cgroup.Manager
 	// Logf, if set, receives a line per step.
 	Logf func(format string, args ...any)
+	// Confine, if set, is told whenever the scenario starts or stops
+	// confining workers to some of the CPUs (a cpuset narrower than CPUs,
+	// an affinity), so that the host monitor does not judge the
+	// imbalance a test creates on purpose.
+	Confine func(on bool)
+
+	confined bool
+}
+
+func (e *Env) confine(on bool) {
+	if e.Confine != nil && on != e.confined {
+		e.Confine(on)
+	}
+	e.confined = on
 }
 
 func (e *Env) logf(format string, args ...any) {

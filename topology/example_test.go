@@ -20,10 +20,18 @@ func ExampleParse() {
 }
 
 func ExampleTopology_QEMUArgs() {
-	args, err := topology.New(1, 2, 4, 2).QEMUArgs(2048)
+	t := topology.New(2, 2, 1, 1)
+	sizes, err := t.NodeMemoryMB(2049)
 	if err != nil {
 		panic(err)
 	}
+	args, err := t.QEMUArgs([]string{"mem0", "mem1"})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(sizes)
 	fmt.Println(strings.Join(args, " "))
-	// Output: -m 2048M -smp 16,sockets=2,cores=4,threads=2
+	// Output:
+	// [1024 1025]
+	// -smp 2,sockets=2,cores=1,threads=1 -numa node,nodeid=0,cpus=0-0,memdev=mem0 -numa node,nodeid=1,cpus=1-1,memdev=mem1 -numa dist,src=0,dst=1,val=20 -numa dist,src=1,dst=0,val=20
 }

@@ -2,42 +2,49 @@ package topology
 
 import (
 	"fmt"
-	"strconv"
 )
 
-// MinNodeMemoryMB is the least memory QEMUArgs gives one NUMA node.
+// MinNodeMemoryMB is the least memory one NUMA node may have.
 const MinNodeMemoryMB = 64
 
-// QEMUArgs returns the QEMU options that give a guest this topology and
-// memoryMB of RAM: -smp with one socket per LLC (QEMU shares L3 per socket),
-// and for more than one NUMA node a RAM backend and -numa node per node, the
-// memory split evenly (the remainder on the last node), and the distance
-// matrix of Distance.
-func (t Topology) QEMUArgs(memoryMB int) ([]string, error) {
+// NodeMemoryMB splits memoryMB of guest RAM across the NUMA nodes: evenly,
+// the remainder on the last node. It fails when ValidateMemory does.
+func (t Topology) NodeMemoryMB(memoryMB int) ([]int, error) {
+	if err := t.ValidateMemory(memoryMB); err != nil {
+		return nil, err
+	}
+	sizes := make([]int, t.NumaNodes)
+	for n := range sizes {
+		sizes[n] = memoryMB / t.NumaNodes
+	}
+	sizes[t.NumaNodes-1] += memoryMB % t.NumaNodes
+	return sizes, nil
+}
+
+// QEMUArgs returns the QEMU options that give a guest this CPU topology:
+// -smp with one socket per LLC (QEMU shares L3 per socket), and for more
+// than one NUMA node a -numa node per node, whose RAM is the memory backend
+// memdevs[node], and the distance matrix of Distance. memdevs holds one
+// backend id per node; the caller defines the backends (sized by
+// NodeMemoryMB) and the machine's memory size. With one node there is no
+// -numa option and the caller gives the machine its backend directly.
+func (t Topology) QEMUArgs(memdevs []string) ([]string, error) {
 	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	if memoryMB < MinNodeMemoryMB*t.NumaNodes {
-		return nil, fmt.Errorf("%d MB of memory for %d NUMA nodes: each node needs at least %d MB", memoryMB, t.NumaNodes, MinNodeMemoryMB)
+	if len(memdevs) != t.NumaNodes {
+		return nil, fmt.Errorf("%d memory backends for %d NUMA nodes: want one per node", len(memdevs), t.NumaNodes)
 	}
-	args := []string{
-		"-m", strconv.Itoa(memoryMB) + "M",
-		"-smp", fmt.Sprintf("%d,sockets=%d,cores=%d,threads=%d", t.CPUs(), t.LLCs, t.Cores, t.Threads),
-	}
+	args := []string{"-smp", fmt.Sprintf("%d,sockets=%d,cores=%d,threads=%d", t.CPUs(), t.LLCs, t.Cores, t.Threads)}
 	if t.NumaNodes == 1 {
 		return args, nil
 	}
-	per := memoryMB / t.NumaNodes
 	for n := 0; n < t.NumaNodes; n++ {
-		size := per
-		if n == t.NumaNodes-1 {
-			size += memoryMB % t.NumaNodes
+		if memdevs[n] == "" {
+			return nil, fmt.Errorf("NUMA node %d has no memory backend", n)
 		}
 		cpus := t.NodeCPUs(n)
-		args = append(args,
-			"-object", fmt.Sprintf("memory-backend-ram,id=mem%d,size=%dM", n, size),
-			"-numa", fmt.Sprintf("node,nodeid=%d,cpus=%d-%d,memdev=mem%d", n, cpus[0], cpus[len(cpus)-1], n),
-		)
+		args = append(args, "-numa", fmt.Sprintf("node,nodeid=%d,cpus=%d-%d,memdev=%s", n, cpus[0], cpus[len(cpus)-1], memdevs[n]))
 	}
 	for a := 0; a < t.NumaNodes; a++ {
 		for b := 0; b < t.NumaNodes; b++ {

@@ -9,8 +9,10 @@
 // nodes: with 2 nodes and 4 LLCs, LLCs 0-1 are on node 0 and 2-3 on node 1.
 //
 // QEMUArgs turns a Topology into the QEMU options that make the guest see it
-// (one socket per LLC, since QEMU shares L3 per socket), and Read reports
-// what a running kernel sees in sysfs, so the two can be compared.
+// (one socket per LLC, since QEMU shares L3 per socket; one -numa node per
+// node, whose memory backend the caller defines), NodeMemoryMB splits the
+// guest's RAM across the nodes, and Read reports what a running kernel sees
+// in sysfs, so the two can be compared.
 package topology
 
 import (

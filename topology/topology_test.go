@@ -179,22 +179,22 @@ func TestNumbering(t *testing.T) {
 func TestQEMUArgs(t *testing.T) {
 	for _, tc := range []struct {
 		topo    Topology
-		mem     int
+		memdevs []string
 		want    string
 		wantErr string
 	}{
-		{topo: New(1, 2, 4, 2), mem: 2048, want: "-m 2048M -smp 16,sockets=2,cores=4,threads=2"},
-		{topo: New(2, 2, 2, 1), mem: 2049, want: "-m 2049M -smp 4,sockets=2,cores=2,threads=1" +
-			" -object memory-backend-ram,id=mem0,size=1024M -numa node,nodeid=0,cpus=0-1,memdev=mem0" +
-			" -object memory-backend-ram,id=mem1,size=1025M -numa node,nodeid=1,cpus=2-3,memdev=mem1" +
+		{topo: New(1, 2, 4, 2), memdevs: []string{"m"}, want: "-smp 16,sockets=2,cores=4,threads=2"},
+		{topo: New(2, 2, 2, 1), memdevs: []string{"mem0", "mem1"}, want: "-smp 4,sockets=2,cores=2,threads=1" +
+			" -numa node,nodeid=0,cpus=0-1,memdev=mem0 -numa node,nodeid=1,cpus=2-3,memdev=mem1" +
 			" -numa dist,src=0,dst=1,val=20 -numa dist,src=1,dst=0,val=20"},
-		{topo: New(2, 4, 1, 2), mem: 100, wantErr: "each node needs at least 64 MB"},
-		{topo: New(2, 3, 1, 1), mem: 2048, wantErr: "cannot be split evenly"},
-		{topo: New(1, 1<<62, 2, 1), mem: 2048, wantErr: "LLCs is 4611686018427387904: at most 512"},
-		{topo: New(math.MaxInt, math.MaxInt, 1, 1), mem: 2048, wantErr: "NUMA nodes is 9223372036854775807: at most 64"},
+		{topo: New(2, 2, 2, 1), memdevs: []string{"mem0"}, wantErr: "1 memory backends for 2 NUMA nodes"},
+		{topo: New(2, 2, 2, 1), memdevs: []string{"mem0", ""}, wantErr: "NUMA node 1 has no memory backend"},
+		{topo: New(2, 3, 1, 1), memdevs: []string{"a", "b"}, wantErr: "cannot be split evenly"},
+		{topo: New(1, 1<<62, 2, 1), memdevs: []string{"a"}, wantErr: "LLCs is 4611686018427387904: at most 512"},
+		{topo: New(math.MaxInt, math.MaxInt, 1, 1), wantErr: "NUMA nodes is 9223372036854775807: at most 64"},
 	} {
 		t.Run(tc.topo.String(), func(t *testing.T) {
-			args, err := tc.topo.QEMUArgs(tc.mem)
+			args, err := tc.topo.QEMUArgs(tc.memdevs)
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
@@ -208,6 +208,37 @@ func TestQEMUArgs(t *testing.T) {
 				t.Errorf("QEMUArgs (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestNodeMemoryMB(t *testing.T) {
+	for _, tc := range []struct {
+		topo    Topology
+		mem     int
+		want    []int
+		wantErr string
+	}{
+		{topo: New(1, 2, 4, 2), mem: 2048, want: []int{2048}},
+		{topo: New(2, 2, 2, 1), mem: 2049, want: []int{1024, 1025}},
+		{topo: New(4, 4, 1, 1), mem: 4099, want: []int{1024, 1024, 1024, 1027}},
+		{topo: New(2, 4, 1, 2), mem: 100, wantErr: "each node needs at least 64 MB"},
+		{topo: New(1, 1, 1, 1), mem: MaxMemoryMB + 1, wantErr: "at most 1048576 MB"},
+		{topo: New(2, 3, 1, 1), mem: 2048, wantErr: "cannot be split evenly"},
+	} {
+		got, err := tc.topo.NodeMemoryMB(tc.mem)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("%s NodeMemoryMB(%d) error = %v, want one containing %q", tc.topo, tc.mem, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s NodeMemoryMB(%d): %v", tc.topo, tc.mem, err)
+			continue
+		}
+		if diff := cmp.Diff(tc.want, got); diff != "" {
+			t.Errorf("%s NodeMemoryMB(%d) (-want +got):\n%s", tc.topo, tc.mem, diff)
+		}
 	}
 }
 

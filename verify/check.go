@@ -23,7 +23,7 @@ const (
 	CheckIterationRate  = "iteration_rate"
 	CheckMigrationRatio = "migration_ratio"
 
-	// The host-side monitor's checks. No monitor evaluates these yet.
+	// The host-side monitor's checks, which CheckMonitor evaluates.
 	CheckImbalanceRatio = "imbalance_ratio"
 	CheckLocalDSQDepth  = "local_dsq_depth"
 	CheckStall          = "stall"
@@ -41,7 +41,7 @@ const (
 // ratio (MaxMigrationRatio); the formulas are on the check functions.
 // Monitor settings (MaxImbalanceRatio, MaxLocalDSQDepth, FailOnStall,
 // SustainedSamples, MaxFallbackRate, MaxKeepLastRate) are not checked
-// here.
+// here: CheckMonitor evaluates them over the monitor's samples.
 //
 // The result passes when no check failed. Result.Cgroups holds every
 // cgroup's Stats regardless. A check that cannot be evaluated for a cgroup

@@ -33,24 +33,24 @@ type Config struct {
 	MaxThroughputCV Threshold `json:"max_throughput_cv"`
 	// MinWorkRate is the least work units per CPU-second of any worker.
 	MinWorkRate Threshold `json:"min_work_rate"`
-	// MaxImbalanceRatio bounds the monitor's runqueue imbalance ratio. No
-	// monitor evaluates this yet.
+	// MaxImbalanceRatio bounds the monitor's runqueue imbalance ratio (the
+	// busiest CPU's nr_running over the idlest's).
 	MaxImbalanceRatio Threshold `json:"max_imbalance_ratio"`
-	// MaxLocalDSQDepth bounds the monitor's local DSQ depth. No monitor
-	// evaluates this yet.
+	// MaxLocalDSQDepth bounds the depth of every CPU's local DSQ, as the
+	// monitor samples it.
 	MaxLocalDSQDepth Threshold `json:"max_local_dsq_depth"`
-	// FailOnStall fails the test when the monitor sees a stall. No monitor
-	// evaluates this yet.
+	// FailOnStall fails the test when the monitor sees a CPU stall: its
+	// runqueue clock frozen with runnable tasks while its vCPU runs.
 	FailOnStall Bool `json:"fail_on_stall"`
 	// SustainedSamples is how many consecutive monitor samples must violate
-	// a monitor threshold before it counts: a parameter of the monitor's
-	// checks, not a check. No monitor evaluates this yet.
+	// a monitor check's limit before it fails: a parameter of the monitor's
+	// checks, not a check.
 	SustainedSamples Threshold `json:"sustained_samples"`
-	// MaxFallbackRate bounds sched_ext fallback dispatches per second. No
-	// monitor evaluates this yet.
+	// MaxFallbackRate bounds sched_ext select-cpu fallbacks per second,
+	// summed over CPUs.
 	MaxFallbackRate Threshold `json:"max_fallback_rate"`
-	// MaxKeepLastRate bounds sched_ext keep-last events per second. No
-	// monitor evaluates this yet.
+	// MaxKeepLastRate bounds sched_ext dispatch keep-last events per
+	// second, summed over CPUs.
 	MaxKeepLastRate Threshold `json:"max_keep_last_rate"`
 	// MaxP99WakeLatencyNs bounds the p99 wake-up latency of a cgroup.
 	MaxP99WakeLatencyNs Threshold `json:"max_p99_wake_latency_ns"`
@@ -112,8 +112,11 @@ func (c Config) Validate() error {
 
 // Defaults are the framework's verification defaults, the Default of every
 // setting of the table: starvation, spread and gap checks on (NotStarved),
-// spread at most 15 percentage points, gaps at most 2000 ms, isolation and
-// stall checks off; everything else unset until a level sets it.
+// spread at most 15 percentage points, gaps at most 2000 ms, isolation
+// off; the monitor's checks on: imbalance ratio at most 4, local DSQ depth
+// at most 50 tasks, stalls fail, at most 200 fallbacks and 100 keep-last
+// events per second, each violation sustained over 5 samples before it
+// fails; everything else unset until a level sets it.
 func Defaults() Config {
 	var c Config
 	for i := range table {

@@ -8,9 +8,11 @@
 //
 // Each setting is declared once, in the table Settings returns: its check
 // id, the Config field that configures it, its default, unit, scaling and
-// formula. Merge, Validate, Defaults, ScaledLimits and Check are all derived
-// from that table, and so is the copy of a ktstr.Test's fields (FromStruct).
-// The monitor's settings (imbalance, DSQ depth, stall, sustained samples,
-// fallback and keep-last rates) are in the table too; no monitor evaluates
-// them yet.
+// formula. Merge, Validate, Defaults, ScaledLimits, Check and CheckMonitor
+// are all derived from that table, and so is the copy of a ktstr.Test's
+// fields (FromStruct).
+// The host-side monitor's checks (imbalance, local DSQ depth, stall,
+// fallback and keep-last rates, and the sustained-samples parameter) are in
+// the table too; CheckMonitor evaluates them over the MonitorSeries the
+// monitor took.
 package verify

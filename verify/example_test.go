@@ -10,7 +10,8 @@ import (
 
 // The table of settings lists every check with its Config field, kind,
 // framework default, unit, scaling under a slow accelerator and what
-// evaluates it; the formulas can generate the documentation.
+// evaluates it (Check the cgroup scope, CheckMonitor the monitor's); the
+// formulas can generate the documentation.
 func ExampleSettings() {
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 1, ' ', 0)
 	fmt.Fprintln(tw, "field\tcheck\tkind\tdefault\tunit\tscaling\tscope")
@@ -25,11 +26,7 @@ func ExampleSettings() {
 		if s.Default != nil {
 			def = fmt.Sprint(s.Default)
 		}
-		scope := s.Scope.String()
-		if !s.Evaluated() {
-			scope += " (not evaluated yet)"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Field, or(s.ID), s.Kind, def, or(s.Unit), s.Scaling, scope)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Field, or(s.ID), s.Kind, def, or(s.Unit), s.Scaling, s.Scope)
 	}
 	tw.Flush()
 	fmt.Println()
@@ -48,12 +45,12 @@ func ExampleSettings() {
 	// MaxWakeLatencyCV    wake_cv         max       -       -                    unscaled   cgroup
 	// MinIterationRate    iteration_rate  min       -       iterations/s         divided    cgroup
 	// MaxMigrationRatio   migration_ratio max       -       migrations/iteration unscaled   cgroup
-	// MaxImbalanceRatio   imbalance_ratio max       -       -                    unscaled   monitor (not evaluated yet)
-	// MaxLocalDSQDepth    local_dsq_depth max       -       tasks                unscaled   monitor (not evaluated yet)
-	// FailOnStall         stall           switch    off     -                    unscaled   monitor (not evaluated yet)
-	// SustainedSamples    -               parameter -       samples              unscaled   monitor (not evaluated yet)
-	// MaxFallbackRate     fallback_rate   max       -       events/s             unscaled   monitor (not evaluated yet)
-	// MaxKeepLastRate     keep_last_rate  max       -       events/s             unscaled   monitor (not evaluated yet)
+	// MaxImbalanceRatio   imbalance_ratio max       4       -                    unscaled   monitor
+	// MaxLocalDSQDepth    local_dsq_depth max       50      tasks                unscaled   monitor
+	// FailOnStall         stall           switch    on      -                    unscaled   monitor
+	// SustainedSamples    -               parameter 5       samples              unscaled   monitor
+	// MaxFallbackRate     fallback_rate   max       200     events/s             divided    monitor
+	// MaxKeepLastRate     keep_last_rate  max       100     events/s             divided    monitor
 	//
 	// NotStarved (starvation): per worker: zero work units fails (NotStarved also switches spread and gap)
 	// MaxSpreadPct (spread): per cgroup with ≥ 2 workers: max − min of 100·off-CPU/wall

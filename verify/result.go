@@ -37,8 +37,12 @@ type Failure struct {
 	// always encoded, so worker 0 is kept.
 	Worker int `json:"worker"`
 	// CPUs lists the CPUs involved: the escaped CPUs of an isolation
-	// failure.
+	// failure, the CPUs of a monitor check's window.
 	CPUs []int `json:"cpus,omitempty"`
+	// Window is the evidence of a monitor check's failure: the samples of
+	// its first sustained window, with a judged sample either side
+	// (WindowTable formats them). Empty for other checks.
+	Window []MonitorSample `json:"window,omitempty"`
 }
 
 // Pass returns a passing result.
@@ -62,7 +66,8 @@ func (r Result) Merge(o Result) Result {
 }
 
 // String formats the result for a person: a PASS or FAIL header, one line
-// per failure, the notes, then a table of the cgroup statistics.
+// per failure (followed by the table of its Window, if any), the notes,
+// then a table of the cgroup statistics.
 func (r Result) String() string {
 	var b strings.Builder
 	if r.Passed {
@@ -72,6 +77,9 @@ func (r Result) String() string {
 	}
 	for _, f := range r.Failures {
 		fmt.Fprintf(&b, "\n  [%s] %s", f.Check, f.Message)
+		if t := f.WindowTable(); t != "" {
+			b.WriteString("\n      " + strings.ReplaceAll(t, "\n", "\n      "))
+		}
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "\n  note: %s", n)

@@ -118,8 +118,8 @@ func (ls Limits) Lookup(id string) (Limit, bool) {
 	return Limit{}, false
 }
 
-// ScaledLimits returns the limits of a merged cfg in env, as Check applies
-// them (and as a monitor would apply its own).
+// ScaledLimits returns the limits of a merged cfg in env, as Check and
+// CheckMonitor apply them.
 //
 // A check runs only when its Bool is On or its Threshold holds a value,
 // and its setting's Gate is On. NotStarved switches starvation, spread and
@@ -130,11 +130,15 @@ func (ls Limits) Lookup(id string) (Limit, bool) {
 // setting's Scaling:
 //   - time limits are multiplied: MaxGapMs and MaxP99WakeLatencyNs give
 //     effective = configured × f, since everything takes f times longer;
-//   - rate limits are divided: MinWorkRate and MinIterationRate give
-//     effective = configured / f, since f times less gets done per second;
+//   - rate limits are divided: MinWorkRate, MinIterationRate,
+//     MaxFallbackRate and MaxKeepLastRate give effective = configured / f,
+//     since f times less happens per second;
 //   - MaxSpreadPct (a percentage of wall time), MaxThroughputCV,
-//     MaxWakeLatencyCV and MaxMigrationRatio (ratios) and the monitor's
-//     limits are unscaled: effective = configured.
+//     MaxWakeLatencyCV and MaxMigrationRatio (ratios), MaxImbalanceRatio (a
+//     ratio) and MaxLocalDSQDepth (a count of tasks) are unscaled:
+//     effective = configured. So are the stall check and SustainedSamples
+//     (counts of samples, which the monitor takes at the same host-time
+//     interval whatever the accelerator).
 func ScaledLimits(cfg Config, env Env) Limits {
 	var ls Limits
 	for i := range table {
@@ -179,8 +183,11 @@ func (ls Limits) notes() []string {
 	var out []string
 	for _, l := range ls {
 		if l.On && l.Scope == CgroupScope && l.Scaled() {
-			out = append(out, "scaled for slowdown: "+l.String())
+			out = append(out, scaledNote(l))
 		}
 	}
 	return out
 }
+
+// scaledNote is the note on a scaled limit.
+func scaledNote(l Limit) string { return "scaled for slowdown: " + l.String() }

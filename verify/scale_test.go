@@ -46,6 +46,9 @@ func get(t *testing.T, ls Limits, id string) Limit {
 var cgroupChecks = []string{CheckStarvation, CheckSpread, CheckGap, CheckIsolation, CheckThroughputCV, CheckWorkRate,
 	CheckWakeP99, CheckWakeCV, CheckIterationRate, CheckMigrationRatio}
 
+// monitorChecks are the ids of the checks CheckMonitor evaluates, in order.
+var monitorChecks = []string{CheckImbalanceRatio, CheckLocalDSQDepth, CheckStall, CheckFallbackRate, CheckKeepLastRate}
+
 func TestScaledLimits(t *testing.T) {
 	type eff struct{ gap, spread, tcv, wr, p99, wcv, ir, mr float64 }
 	for _, tc := range []struct {
@@ -90,7 +93,7 @@ func TestScaledLimitsOrder(t *testing.T) {
 	for _, l := range ScaledLimits(Defaults(), Env{}) {
 		got = append(got, l.Check)
 	}
-	want := append(slices.Clone(cgroupChecks), CheckImbalanceRatio, CheckLocalDSQDepth, CheckStall, CheckFallbackRate, CheckKeepLastRate)
+	want := append(slices.Clone(cgroupChecks), monitorChecks...)
 	if !slices.Equal(got, want) {
 		t.Errorf("limits for %q, want %q", got, want)
 	}
@@ -114,15 +117,20 @@ func TestScaledLimitsEnablement(t *testing.T) {
 		cfg  Config
 		want []string
 	}{
-		// Defaults: starvation, spread, gap on; everything else off.
-		{"defaults", Defaults(), []string{CheckStarvation, CheckSpread, CheckGap}},
+		// Defaults: starvation, spread, gap and the monitor's checks on;
+		// everything else off.
+		{"defaults", Defaults(), append([]string{CheckStarvation, CheckSpread, CheckGap}, monitorChecks...)},
 		// NotStarved on, gap disabled: starvation and spread stay on.
-		{"gap disabled", Merge(Defaults(), Config{MaxGapMs: Disabled}), []string{CheckStarvation, CheckSpread}},
-		// NotStarved off: the thresholds it gates are off even with values.
-		{"not_starved off", Merge(Defaults(), Config{NotStarved: Off}), nil},
+		{"gap disabled", Merge(Defaults(), Config{MaxGapMs: Disabled}), append([]string{CheckStarvation, CheckSpread}, monitorChecks...)},
+		// NotStarved off: the thresholds it gates are off even with values;
+		// the monitor's checks are not gated.
+		{"not_starved off", Merge(Defaults(), Config{NotStarved: Off}), monitorChecks},
+		// the monitor's checks switched off.
+		{"monitor off", Merge(Defaults(), Config{MaxImbalanceRatio: Disabled, MaxLocalDSQDepth: Disabled, FailOnStall: Off,
+			MaxFallbackRate: Disabled, MaxKeepLastRate: Disabled}), []string{CheckStarvation, CheckSpread, CheckGap}},
 		// Unset everything: all off.
 		{"empty", Config{}, nil},
-		// monitor limits are on when set (no monitor evaluates them yet).
+		// monitor limits are on when set.
 		{"monitor", Config{FailOnStall: On, MaxFallbackRate: Val(3), SustainedSamples: Val(2)}, []string{CheckStall, CheckFallbackRate}},
 	} {
 		if got := on(ScaledLimits(tc.cfg, Env{Scale: 3})); !slices.Equal(got, tc.want) {

@@ -6,7 +6,6 @@ import (
 	"math"
 	"reflect"
 	"slices"
-	"strings"
 )
 
 // Kind is what a setting is: a switch, a limit, or a parameter of other
@@ -48,11 +47,9 @@ const (
 	// CgroupScope checks are evaluated by Check, once per cgroup, over the
 	// reports of its workers.
 	CgroupScope Scope = iota
-	// MonitorScope settings belong to the host-side monitor, which samples
-	// the scheduler's state during the run. No monitor evaluates them yet:
-	// Validate, Merge, Defaults and ScaledLimits handle them, Check does
-	// not. A monitor adds its evaluation function to their table entries
-	// and runs them itself, as Check runs the CgroupScope ones.
+	// MonitorScope checks are evaluated by CheckMonitor, over the series
+	// of samples the host-side monitor took of the guest's runqueues
+	// during the test function; Check leaves them alone.
 	MonitorScope
 )
 
@@ -68,10 +65,10 @@ func (s Scope) String() string {
 
 // A Setting declares one Config field and the check it configures. The
 // table of settings (Settings) is the one place a check is declared: Merge,
-// Validate, Defaults, ScaledLimits, Check and FromStruct iterate it, as the
-// drivers of golang.org/x/tools/go/analysis iterate a list of analyzers.
-// Adding a check takes a table entry, its evaluation function and the
-// Config field (and the same field in ktstr.Test).
+// Validate, Defaults, ScaledLimits, Check, CheckMonitor and FromStruct
+// iterate it, as the drivers of golang.org/x/tools/go/analysis iterate a
+// list of analyzers. Adding a check takes a table entry, its evaluation
+// function and the Config field (and the same field in ktstr.Test).
 type Setting struct {
 	// ID is the check's stable id, used as Failure.Check and Limit.Check;
 	// empty for a Parameter.
@@ -105,6 +102,10 @@ type Setting struct {
 
 	valid func(v float64) bool // reports whether v satisfies Rule; nil without a Rule
 	run   cgroupCheck          // evaluates a CgroupScope check; nil otherwise
+	mon   monitorCheck         // evaluates a MonitorScope check; nil otherwise
+	// needs is what a MonitorScope check needs from the series; without
+	// it CheckMonitor skips the check with a note.
+	needs monitorNeed
 }
 
 // A cgroupCheck evaluates one check on one cgroup against the check's
@@ -117,11 +118,8 @@ type cgroupCheck func(cg CgroupReport, l Limit) ([]Failure, []string)
 func atMost100(v float64) bool     { return v <= 100 }
 func wholeAtLeast1(v float64) bool { return v >= 1 && v == math.Trunc(v) }
 
-// noMonitor ends the Formula of every MonitorScope setting.
-const noMonitor = "; no monitor evaluates this yet"
-
 // table declares every setting of Config. Check runs the CgroupScope
-// checks in this order.
+// checks in this order, CheckMonitor the MonitorScope ones.
 var table = []Setting{
 	{
 		ID: CheckStarvation, Field: "NotStarved", Kind: Switch, Default: On,
@@ -185,37 +183,43 @@ var table = []Setting{
 		run:     checkMigrationRatio,
 	},
 
-	// The host-side monitor's settings.
+	// The host-side monitor's checks (CheckMonitor). Each fails only when
+	// its violation lasts SustainedSamples consecutive judged samples.
 	{
-		ID: CheckImbalanceRatio, Field: "MaxImbalanceRatio", Kind: Maximum, Scope: MonitorScope,
+		ID: CheckImbalanceRatio, Field: "MaxImbalanceRatio", Kind: Maximum, Scope: MonitorScope, Default: Val(4),
 		Name:    "imbalance ratio limit",
-		Formula: "runqueue imbalance ratio across CPUs, over SustainedSamples samples" + noMonitor,
+		Formula: "per sample, sched_ext only: max over CPUs of nr_running / max(1, min over CPUs of nr_running)",
+		mon:     checkImbalance, needs: needSchedExt,
 	},
 	{
-		ID: CheckLocalDSQDepth, Field: "MaxLocalDSQDepth", Kind: Maximum, Scope: MonitorScope,
+		ID: CheckLocalDSQDepth, Field: "MaxLocalDSQDepth", Kind: Maximum, Scope: MonitorScope, Default: Val(50),
 		Name: "local DSQ depth limit", Unit: "tasks",
-		Formula: "depth of a CPU's local DSQ, over SustainedSamples samples" + noMonitor,
+		Formula: "per sample, sched_ext only: the deepest local DSQ of any CPU (rq->scx.local_dsq.nr)",
+		mon:     checkLocalDSQ, needs: needSchedExt | needScx,
 	},
 	{
-		ID: CheckStall, Field: "FailOnStall", Kind: Switch, Scope: MonitorScope, Default: Off,
+		ID: CheckStall, Field: "FailOnStall", Kind: Switch, Scope: MonitorScope, Default: On,
 		Name:    "stall check",
-		Formula: "a stall the monitor sees fails the test" + noMonitor,
+		Formula: "per CPU and interval, any scheduler: runnable, rq->clock unchanged, and its vCPU ran ≥ a tenth of the interval",
+		mon:     checkStall, needs: needVCPUTime,
 	},
 	{
-		Field: "SustainedSamples", Kind: Parameter, Scope: MonitorScope,
+		Field: "SustainedSamples", Kind: Parameter, Scope: MonitorScope, Default: Val(5),
 		Name: "sustained samples", Unit: "samples",
 		Rule: "must be a whole number of at least 1", valid: wholeAtLeast1,
-		Formula: "consecutive monitor samples that must violate a monitor threshold before it counts" + noMonitor,
+		Formula: "consecutive judged monitor samples a monitor check's violation must last to fail it",
 	},
 	{
-		ID: CheckFallbackRate, Field: "MaxFallbackRate", Kind: Maximum, Scope: MonitorScope,
-		Name: "fallback rate limit", Unit: "events/s",
-		Formula: "sched_ext fallback dispatches per second, over SustainedSamples samples" + noMonitor,
+		ID: CheckFallbackRate, Field: "MaxFallbackRate", Kind: Maximum, Scope: MonitorScope, Default: Val(200),
+		Name: "fallback rate limit", Unit: "events/s", Scaling: Divided,
+		Formula: "per interval, sched_ext only: Σ over CPUs of the select-cpu fallback counter's increase / seconds",
+		mon:     checkFallbackRate, needs: needSchedExt | needEvents,
 	},
 	{
-		ID: CheckKeepLastRate, Field: "MaxKeepLastRate", Kind: Maximum, Scope: MonitorScope,
-		Name: "keep-last rate limit", Unit: "events/s",
-		Formula: "sched_ext keep-last events per second, over SustainedSamples samples" + noMonitor,
+		ID: CheckKeepLastRate, Field: "MaxKeepLastRate", Kind: Maximum, Scope: MonitorScope, Default: Val(100),
+		Name: "keep-last rate limit", Unit: "events/s", Scaling: Divided,
+		Formula: "per interval, sched_ext only: Σ over CPUs of the dispatch keep-last counter's increase / seconds",
+		mon:     checkKeepLastRate, needs: needSchedExt | needEvents,
 	},
 }
 
@@ -224,10 +228,10 @@ var table = []Setting{
 // scope.
 func Settings() []Setting { return slices.Clone(table) }
 
-// Evaluated reports whether the setting's check is evaluated today, as
-// the CgroupScope checks are by Check. It is false for the monitor's
-// settings, which are only validated and merged so far.
-func (s Setting) Evaluated() bool { return s.run != nil }
+// Evaluated reports whether the setting's check is evaluated: by Check
+// (CgroupScope) or CheckMonitor (MonitorScope). A Parameter is evaluated
+// by the checks it tunes.
+func (s Setting) Evaluated() bool { return s.run != nil || s.mon != nil || s.Kind == Parameter }
 
 // setter is what Bool and Threshold have in common.
 type setter interface{ Set() bool }
@@ -346,12 +350,15 @@ func tableErrors(config reflect.Type, table []Setting) []error {
 			if s.run == nil || s.ID == "" {
 				bad("%s: a cgroup check needs an id and an evaluation function", s.Field)
 			}
+			if s.mon != nil || s.needs != 0 {
+				bad("%s: CheckMonitor does not run cgroup checks", s.Field)
+			}
 		case MonitorScope:
 			if s.run != nil {
 				bad("%s: Check does not run monitor checks", s.Field)
 			}
-			if !s.Evaluated() && !strings.HasSuffix(s.Formula, noMonitor) {
-				bad("%s: the formula of a monitor setting must say %q", s.Field, noMonitor[2:])
+			if (s.mon == nil) != (s.Kind == Parameter) || (s.needs != 0 && s.mon == nil) {
+				bad("%s: a monitor check needs its monitor evaluation function, a monitor parameter none", s.Field)
 			}
 		default:
 			bad("%s: unknown scope %v", s.Field, s.Scope)

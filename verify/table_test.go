@@ -42,7 +42,14 @@ func TestTableErrors(t *testing.T) {
 		{"duplicate id", []Setting{ns, gap, with(gap, func(s *Setting) { s.Field = "Extra" })}, `id "gap" used twice`},
 		{"parameter with an id", []Setting{ns, with(gap, func(s *Setting) { s.Kind = Parameter })}, "checks have an id, parameters none"},
 		{"cgroup check without function", []Setting{ns, with(gap, func(s *Setting) { s.run = nil })}, "needs an id and an evaluation function"},
-		{"monitor setting without the note", []Setting{ns, with(gap, func(s *Setting) { s.Scope, s.run = MonitorScope, nil })}, "must say"},
+		{"monitor check without its function", []Setting{ns, with(gap, func(s *Setting) { s.Scope, s.run = MonitorScope, nil })},
+			"a monitor check needs its monitor evaluation function"},
+		{"monitor check with Check's function", []Setting{ns, with(gap, func(s *Setting) { s.Scope, s.mon = MonitorScope, checkStall })},
+			"Check does not run monitor checks"},
+		{"monitor parameter with a function", []Setting{ns, gap, {Field: "Extra", Kind: Parameter, Scope: MonitorScope, Name: "x", Formula: "f", mon: checkStall}},
+			"a monitor parameter none"},
+		{"cgroup check with a monitor function", []Setting{ns, with(gap, func(s *Setting) { s.mon = checkStall })},
+			"CheckMonitor does not run cgroup checks"},
 		{"rule without function", []Setting{ns, with(gap, func(s *Setting) { s.Rule = "at most 1" })}, "a Rule needs its validation function"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -72,12 +79,17 @@ func TestCheckIDs(t *testing.T) {
 	if !slices.Equal(fields, wantFields) {
 		t.Errorf("fields %q, want %q", fields, wantFields)
 	}
+	// every setting is evaluated: the cgroup checks by Check, the
+	// monitor's by CheckMonitor, parameters by the checks they tune.
 	for _, s := range Settings() {
-		if s.Evaluated() != (s.Scope == CgroupScope) {
-			t.Errorf("%s: evaluated %v in scope %v", s.Field, s.Evaluated(), s.Scope)
+		if !s.Evaluated() {
+			t.Errorf("%s: not evaluated", s.Field)
 		}
-		if s.Scope == MonitorScope && !strings.Contains(s.Formula, "no monitor evaluates this yet") {
-			t.Errorf("%s: formula %q does not say no monitor evaluates it", s.Field, s.Formula)
+		if mon := s.Scope == MonitorScope && s.Kind != Parameter; (s.mon != nil) != mon || (s.run != nil) != (s.Scope == CgroupScope) {
+			t.Errorf("%s: scope %v, kind %v, cgroup evaluator %v, monitor evaluator %v", s.Field, s.Scope, s.Kind, s.run != nil, s.mon != nil)
+		}
+		if strings.Contains(s.Formula, "no monitor") {
+			t.Errorf("%s: formula %q still says no monitor evaluates it", s.Field, s.Formula)
 		}
 	}
 }
@@ -92,7 +104,9 @@ func TestSettingsCopy(t *testing.T) {
 }
 
 func TestDefaults(t *testing.T) {
-	want := Config{NotStarved: On, Isolation: Off, FailOnStall: Off, MaxSpreadPct: Val(15), MaxGapMs: Val(2000)}
+	want := Config{NotStarved: On, Isolation: Off, MaxSpreadPct: Val(15), MaxGapMs: Val(2000),
+		MaxImbalanceRatio: Val(4), MaxLocalDSQDepth: Val(50), FailOnStall: On, SustainedSamples: Val(5),
+		MaxFallbackRate: Val(200), MaxKeepLastRate: Val(100)}
 	if got := Defaults(); got != want {
 		t.Errorf("Defaults() = %+v, want %+v", got, want)
 	}

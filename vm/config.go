@@ -1,12 +1,14 @@
 package vm
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,8 @@ type Config struct {
 	InitrdData [][]byte
 
 	Topology topology.Topology
+	// MemoryMB is the guest's RAM, split across the NUMA nodes as
+	// Topology.NodeMemoryMB says; the host reads it through VM.Memory.
 	MemoryMB int
 	Accel    Accel
 	// Cmdline is the kernel command line after the settings the launcher
@@ -46,6 +50,11 @@ type Config struct {
 	// which reaches EOF only after QEMU has exited, and Wait returns once
 	// every task has returned.
 	Ports []Port
+	// Tasks run beside the VM, each in its own goroutine, once QEMU has
+	// started. A task's ctx is canceled when QEMU exits or the VM is
+	// killed; Wait returns only after every task has returned, and joins
+	// their errors. Guest memory stays readable until then.
+	Tasks []func(ctx context.Context, v *VM) error
 	// ExtraArgs are appended to the QEMU command line.
 	ExtraArgs []string
 }
@@ -116,6 +125,14 @@ func (c *Config) Validate() error {
 		}
 		seen[p.Name] = true
 	}
+	for i, t := range c.Tasks {
+		if t == nil {
+			return fmt.Errorf("vm config: task %d is nil", i)
+		}
+	}
+	if _, err := c.nodeMemory(); err != nil {
+		return err
+	}
 	for _, a := range c.Cmdline {
 		if a == "" || strings.ContainsAny(a, " \t\n\r\v\f") {
 			return fmt.Errorf("vm config: kernel command line element %q: one parameter per element, no whitespace", a)
@@ -124,22 +141,63 @@ func (c *Config) Validate() error {
 	return c.Topology.Validate()
 }
 
-// firstPortFD is the descriptor of the first port's pipe in the QEMU
-// process; the initramfs memfd is descriptor 3.
+// The descriptors QEMU gets besides stdin (the console's input), stdout
+// (the console) and stderr: the initramfs memfd is 3, port i's pipe is
+// 4+i, then come the QMP socket and one guest-memory memfd per NUMA node.
 const (
 	initrdFD    = 3
 	firstPortFD = 4
 )
 
-// Args returns QEMU's arguments for the config. The initramfs is read from
-// file descriptor 3 and port i is written to descriptor 4+i; Start provides
-// them.
-func (c *Config) Args() ([]string, error) {
-	topo, err := c.Topology.QEMUArgs(c.MemoryMB)
+// qmpFD is the QMP socket's descriptor in QEMU.
+func (c *Config) qmpFD() int { return firstPortFD + len(c.Ports) }
+
+// memoryFD is the descriptor of NUMA node n's memory in QEMU.
+func (c *Config) memoryFD(n int) int { return c.qmpFD() + 1 + n }
+
+// consoleID is the chardev of the serial console (QEMU's stdin and stdout).
+const consoleID = "con"
+
+// nodeMemory returns each NUMA node's RAM in bytes, checked against the
+// guest-physical layout Memory relies on.
+func (c *Config) nodeMemory() ([]uint64, error) {
+	mb, err := c.Topology.NodeMemoryMB(c.MemoryMB)
 	if err != nil {
 		return nil, fmt.Errorf("vm config: %w", err)
 	}
-	args := []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-M", "q35"}
+	sizes := make([]uint64, len(mb))
+	for i, m := range mb {
+		sizes[i] = uint64(m) << 20
+	}
+	if _, err := q35Layout(sizes); err != nil {
+		return nil, fmt.Errorf("vm config: %w", err)
+	}
+	return sizes, nil
+}
+
+// Args returns QEMU's arguments for the config. QEMU reads the console's
+// input on stdin and writes the console on stdout; the initramfs is read
+// from descriptor 3, port i is written to descriptor 4+i, the QMP socket is
+// the next descriptor and NUMA node n's RAM the memory file after it at
+// offset n (see Start, which provides them all).
+func (c *Config) Args() ([]string, error) {
+	sizes, err := c.nodeMemory()
+	if err != nil {
+		return nil, err
+	}
+	memdevs := make([]string, len(sizes))
+	for n := range memdevs {
+		memdevs[n] = fmt.Sprintf("mem%d", n)
+	}
+	topo, err := c.Topology.QEMUArgs(memdevs)
+	if err != nil {
+		return nil, fmt.Errorf("vm config: %w", err)
+	}
+	machine := "q35"
+	if len(sizes) == 1 {
+		machine += ",memory-backend=" + memdevs[0]
+	}
+	args := []string{"-nodefaults", "-no-user-config", "-display", "none", "-no-reboot", "-M", machine}
 	switch c.Accel {
 	case KVM:
 		args = append(args, "-accel", "kvm", "-cpu", "host")
@@ -148,14 +206,24 @@ func (c *Config) Args() ([]string, error) {
 	default:
 		return nil, fmt.Errorf("vm config: accelerator %q: want kvm or tcg", c.Accel)
 	}
+	// Each node's RAM is a memory file the host maps too; share=on makes
+	// QEMU map it shared, so the host sees what the guest writes.
+	args = append(args, "-m", strconv.Itoa(c.MemoryMB)+"M")
+	for n, size := range sizes {
+		args = append(args, "-object", fmt.Sprintf("memory-backend-file,id=%s,size=%d,mem-path=/dev/fd/%d,share=on", memdevs[n], size, c.memoryFD(n)))
+	}
 	args = append(args, topo...)
 	cmdline := append(append([]string{}, LauncherCmdline...), c.Cmdline...)
 	args = append(args,
 		"-kernel", c.Kernel,
 		"-initrd", fmt.Sprintf("/dev/fd/%d", initrdFD),
 		"-append", strings.Join(cmdline, " "),
-		"-chardev", "stdio,id=con,signal=off",
-		"-serial", "chardev:con",
+		"-chardev", "stdio,id="+consoleID+",signal=off",
+		"-serial", "chardev:"+consoleID,
+		// QMP on a socket already connected to the host (a client chardev
+		// given a descriptor uses it as it is).
+		"-chardev", fmt.Sprintf("socket,id=qmp,fd=%d", c.qmpFD()),
+		"-mon", "chardev=qmp,mode=control",
 	)
 	if len(c.Ports) > 0 {
 		args = append(args, "-device", "virtio-serial-pci,id=vser")

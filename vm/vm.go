@@ -1,20 +1,30 @@
 // Package vm runs a Linux guest under QEMU and nothing else: it knows the
-// QEMU command line, the accelerator choice and the serial console, and
-// guarantees that no QEMU process outlives a run. It knows nothing of what
-// runs in the guest: the caller gives the kernel command line, the
-// initramfs, and the virtio-serial ports the guest writes to with the task
-// that reads each one.
+// QEMU command line, the accelerator choice, the serial console, QEMU's
+// machine protocol (QMP) and where the q35 machine puts the guest's RAM,
+// and guarantees that no QEMU process outlives a run. It knows nothing of
+// what runs in the guest: the caller gives the kernel command line, the
+// initramfs, the virtio-serial ports the guest writes to with the task that
+// reads each one, and any tasks to run beside the VM. It reads guest memory
+// as bytes at guest-physical addresses, never as kernel structures.
 //
-// A VM gets its initramfs through a memfd and streams each port through a
-// pipe, so a run creates no files at all. Every QEMU process is started in
-// its own process group with a parent-death signal, registered until it is
-// reaped, and killed by KillAll (called on SIGINT/SIGTERM) or by its
-// context, its timeout, or the death of the host process.
+// A VM gets its initramfs through a memfd, streams each port through a
+// pipe, talks QMP over a socketpair and creates each NUMA node's RAM as a
+// memfd that QEMU maps shared and the host maps read-only (Memory), so a
+// run creates no files at all. Every QEMU process is started in its own
+// process group with a parent-death signal, registered until it is reaped,
+// and killed by KillAll (called on SIGINT/SIGTERM) or by its context, its
+// timeout, or the death of the host process.
 //
-// Side goroutines (the console reader, each port's task) are bound to the
-// VM's lifetime: they read their streams to EOF, which comes when QEMU has
-// exited, and Wait returns only after all of them have returned, so nothing
-// the guest wrote before it powered off is lost.
+// Through QMP the host learns which thread runs each vCPU (VCPUs, and
+// ThreadCPUTime from /proc) and sends the guest a magic SysRq key over the
+// serial console (SysRq: a BREAK, then the key on QEMU's stdin).
+//
+// Side goroutines (the console reader, each port's task, the config's
+// Tasks) are bound to the VM's lifetime: ports are read to EOF, which comes
+// when QEMU has exited, Tasks' contexts are canceled then, and Wait returns
+// only after all of them have returned, so nothing the guest wrote before
+// it powered off is lost. Then the guest's memory is unmapped and the QMP
+// connection closed.
 package vm
 
 import (
@@ -24,6 +34,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"syscall"
@@ -48,7 +59,16 @@ type VM struct {
 	taskMu  sync.Mutex
 	taskErr []error
 
+	memory  *Memory
+	qmp     *qmpClient
+	stdin   *os.File   // the console's input (QEMU's stdin)
+	sysrqMu sync.Mutex // one SysRq (break, then key) at a time
+
+	taskCtx    context.Context // canceled when QEMU exits or is killed
+	cancelTask context.CancelCauseFunc
+
 	exited   chan struct{} // closed when QEMU has been reaped
+	released chan struct{} // closed when every task returned and resources are freed
 	waitErr  error
 	killOnce sync.Once
 	mu       sync.Mutex
@@ -81,9 +101,12 @@ type Result struct {
 // are cut (and counted), reading goes on.
 const maxLine = 16 << 10
 
+// errExited is the cause of a task's ctx when QEMU exits on its own.
+var errExited = errors.New("QEMU exited")
+
 // Start launches QEMU. The VM runs until the guest powers off, the config's
 // timeout expires, ctx is canceled or Kill is called; Wait reaps it.
-func Start(ctx context.Context, cfg Config) (*VM, error) {
+func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -98,50 +121,96 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 	if err != nil {
 		return nil, err
 	}
-	initrd, err := initrdMemfd(cfg.Initrd, cfg.InitrdData)
+	sizes, err := cfg.nodeMemory()
 	if err != nil {
-		return nil, fmt.Errorf("vm start: %w", err)
+		return nil, err
 	}
-	defer initrd.Close()
 
-	// Pipes: console (stdout), stderr, then one per port. The write ends go
-	// to QEMU and are closed here once it started, so each read end reaches
-	// EOF exactly when QEMU exits.
-	var readers, writers []*os.File
+	// Everything QEMU gets is closed here once it started (or failed to);
+	// what the host keeps is closed on failure.
+	var theirs, ours []*os.File
 	closeAll := func(fs []*os.File) {
 		for _, f := range fs {
 			f.Close()
 		}
 	}
+	defer func() { closeAll(theirs) }()
+	var mem *Memory
+	var qmp *qmpClient
+	defer func() {
+		if err != nil {
+			closeAll(ours)
+			if mem != nil {
+				mem.closeFiles()
+				mem.release()
+			}
+			if qmp != nil {
+				qmp.close()
+			}
+		}
+	}()
+
+	initrd, err := initrdMemfd(cfg.Initrd, cfg.InitrdData)
+	if err != nil {
+		return nil, fmt.Errorf("vm start: %w", err)
+	}
+	theirs = append(theirs, initrd)
+	// Pipes: console input (stdin), console (stdout), stderr, then one per
+	// port. The write ends of the output pipes go to QEMU and are closed
+	// here once it started, so each read end reaches EOF exactly when QEMU
+	// exits.
+	var readers []*os.File // stdout, stderr, ports
+	stdinR, stdinW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("vm start: pipe: %w", err)
+	}
+	theirs, ours = append(theirs, stdinR), append(ours, stdinW)
+	var writers []*os.File
 	for i := 0; i < 2+len(cfg.Ports); i++ {
 		r, w, err := os.Pipe()
 		if err != nil {
-			closeAll(readers)
-			closeAll(writers)
 			return nil, fmt.Errorf("vm start: pipe: %w", err)
 		}
 		readers, writers = append(readers, r), append(writers, w)
+		theirs, ours = append(theirs, w), append(ours, r)
 	}
-	defer closeAll(writers)
+	qmpOurs, qmpTheirs, err := socketpair()
+	if err != nil {
+		return nil, fmt.Errorf("vm start: QMP socket: %w", err)
+	}
+	theirs = append(theirs, qmpTheirs)
+	qmp, err = newQMP(qmpOurs, qmpTimeout)
+	qmpOurs.Close() // the client has its own descriptor
+	if err != nil {
+		return nil, fmt.Errorf("vm start: %w", err)
+	}
+	mem, err = newMemory(sizes)
+	if err != nil {
+		return nil, fmt.Errorf("vm start: %w", err)
+	}
 
 	n := cfg.ConsoleTailLines
 	if n <= 0 {
 		n = 200
 	}
-	v := &VM{cfg: cfg, args: args, console: tail.New(n), stderr: tail.New(50), exited: make(chan struct{})}
+	v := &VM{cfg: cfg, args: args, console: tail.New(n), stderr: tail.New(50),
+		memory: mem, qmp: qmp, stdin: stdinW, exited: make(chan struct{}), released: make(chan struct{})}
+	v.taskCtx, v.cancelTask = context.WithCancelCause(context.WithoutCancel(ctx))
 	cmd := exec.Command(cfg.QEMU, args...)
-	cmd.Stdin = nil
-	cmd.Stdout, cmd.Stderr = writers[0], writers[1]
-	cmd.ExtraFiles = append([]*os.File{initrd}, writers[2:]...) // fds 3, 4, 5, ...
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, writers[0], writers[1]
+	// fds 3 (initramfs), 4... (ports), then QMP, then memory (see Config.Args).
+	cmd.ExtraFiles = append(append(append([]*os.File{initrd}, writers[2:]...), qmpTheirs), mem.files...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	v.cmd = cmd
 
 	// The parent-death signal fires when the thread that forked QEMU exits:
 	// childproc keeps that thread for QEMU's whole life.
 	wait, err := childproc.Start(cmd)
+	mem.closeFiles() // QEMU has its own; the host keeps the mappings
 	if err != nil {
-		closeAll(readers)
-		return nil, fmt.Errorf("vm start: %s: %w", cfg.QEMU, err)
+		err = fmt.Errorf("vm start: %s: %w", cfg.QEMU, err)
+		v.cancelTask(err)
+		return nil, err
 	}
 	register(v)
 	v.start = time.Now()
@@ -149,6 +218,7 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 		v.waitErr = wait()
 		unregister(v)
 		close(v.exited)
+		v.cancelTask(errExited)
 	}()
 	v.task(readers[0], func(r io.Reader) error { v.console.Follow(r, maxLine, cfg.Console); return nil })
 	v.task(readers[1], func(r io.Reader) error { v.stderr.Follow(r, maxLine, nil); return nil })
@@ -164,8 +234,53 @@ func Start(ctx context.Context, cfg Config) (*VM, error) {
 			return nil
 		})
 	}
+	for i, t := range cfg.Tasks {
+		v.runTask(i, t)
+	}
 	go v.watch(ctx)
+	go v.reap()
 	return v, nil
+}
+
+// socketpair returns the two ends of a connected stream socket pair.
+func socketpair() (*os.File, *os.File, error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return os.NewFile(uintptr(fds[0]), "qmp-host"), os.NewFile(uintptr(fds[1]), "qmp-qemu"), nil
+}
+
+// reap frees what the VM holds once QEMU has exited and every task has
+// returned: guest memory, the QMP connection, the console's input.
+func (v *VM) reap() {
+	<-v.exited
+	v.tasks.Wait()
+	v.memory.release()
+	_ = v.qmp.close()
+	_ = v.stdin.Close()
+	close(v.released)
+}
+
+// runTask runs the config's task i in a goroutine bound to the VM.
+func (v *VM) runTask(i int, t func(context.Context, *VM) error) {
+	v.tasks.Add(1)
+	go func() {
+		defer v.tasks.Done()
+		err := func() (err error) {
+			defer func() {
+				if p := recover(); p != nil {
+					err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+				}
+			}()
+			return t(v.taskCtx, v)
+		}()
+		if err != nil {
+			v.taskMu.Lock()
+			v.taskErr = append(v.taskErr, fmt.Errorf("task %d: %w", i, err))
+			v.taskMu.Unlock()
+		}
+	}()
 }
 
 // task runs fn on f in a goroutine bound to the VM: f is closed when fn
@@ -198,6 +313,7 @@ func (v *VM) kill(reason string, timeout bool) {
 		v.reason = reason
 		v.timedOut = timeout
 		v.mu.Unlock()
+		v.cancelTask(fmt.Errorf("VM killed: %s", reason))
 		// The whole process group: QEMU has no children of its own, but
 		// nothing it might start survives either.
 		_ = unix.Kill(-v.cmd.Process.Pid, unix.SIGKILL)
@@ -221,12 +337,12 @@ func (v *VM) watch(ctx context.Context) {
 }
 
 // Wait waits for QEMU to exit and for every task bound to the VM (the
-// console reader, each port's task) to finish, and returns how the run
-// ended. The error joins the tasks' errors, and says so when QEMU could not
-// be waited for at all.
+// console reader, each port's task, each of the config's Tasks) to finish,
+// then releases guest memory and the QMP connection, and returns how the
+// run ended. The error joins the tasks' errors, and says so when QEMU could
+// not be waited for at all.
 func (v *VM) Wait() (Result, error) {
-	<-v.exited
-	v.tasks.Wait()
+	<-v.released
 	v.mu.Lock()
 	reason, timedOut := v.reason, v.timedOut
 	v.mu.Unlock()
@@ -249,7 +365,8 @@ func (v *VM) Wait() (Result, error) {
 }
 
 // Command returns the QEMU command line as a shell would take it. The
-// initramfs and port descriptors only exist in the running VM.
+// descriptors it names (initramfs, ports, QMP, guest memory) only exist in
+// the running VM.
 func (v *VM) Command() string {
 	parts := []string{shellQuote(v.cfg.QEMU)}
 	for _, a := range v.args {

@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"errors"
 	"io"
 	"os"
@@ -68,8 +69,12 @@ func TestArgs(t *testing.T) {
 		topo  topology.Topology
 		want  []string // must appear in order, each as one argument pair
 	}{
-		{KVM, topology.New(1, 2, 4, 2), []string{"-accel kvm", "-cpu host", "-smp 16,sockets=2,cores=4,threads=2", "-m 2048M"}},
-		{TCG, topology.New(2, 2, 1, 1), []string{"-accel tcg,thread=multi", "-cpu max", "-numa node,nodeid=1,cpus=1-1,memdev=mem1", "-numa dist,src=0,dst=1,val=20"}},
+		{KVM, topology.New(1, 2, 4, 2), []string{"-M q35,memory-backend=mem0", "-accel kvm", "-cpu host", "-m 2048M",
+			"-object memory-backend-file,id=mem0,size=2147483648,mem-path=/dev/fd/7,share=on", "-smp 16,sockets=2,cores=4,threads=2"}},
+		{TCG, topology.New(2, 2, 1, 1), []string{"-M q35 ", "-accel tcg,thread=multi", "-cpu max", "-m 2048M",
+			"-object memory-backend-file,id=mem0,size=1073741824,mem-path=/dev/fd/7,share=on",
+			"-object memory-backend-file,id=mem1,size=1073741824,mem-path=/dev/fd/8,share=on",
+			"-numa node,nodeid=0,cpus=0-0,memdev=mem0", "-numa node,nodeid=1,cpus=1-1,memdev=mem1", "-numa dist,src=0,dst=1,val=20"}},
 	} {
 		t.Run(string(tc.accel), func(t *testing.T) {
 			c := Config{Kernel: kernel, Initrd: []string{"x"}, Topology: tc.topo, MemoryMB: 2048, Accel: tc.accel,
@@ -82,9 +87,23 @@ func TestArgs(t *testing.T) {
 				t.Fatal(err)
 			}
 			joined := strings.Join(args, " ")
-			for _, w := range append(tc.want, "-kernel "+kernel, "-initrd /dev/fd/3", "-no-reboot",
+			at := 0
+			for _, w := range tc.want {
+				i := strings.Index(joined[at:], w)
+				if i < 0 {
+					t.Errorf("args lack %q after offset %d:\n%s", w, at, joined)
+					continue
+				}
+				at += i + len(w)
+			}
+			if strings.Contains(joined, "memory-backend-ram") {
+				t.Errorf("args use anonymous RAM the host cannot read:\n%s", joined)
+			}
+			for _, w := range []string{"-kernel " + kernel, "-initrd /dev/fd/3", "-no-reboot",
+				"-chardev stdio,id=con,signal=off -serial chardev:con",
+				"-chardev socket,id=qmp,fd=6 -mon chardev=qmp,mode=control",
 				"file,id=port0,path=/dev/fd/4", "virtserialport,bus=vser.0,chardev=port0,name=a.b",
-				"file,id=port1,path=/dev/fd/5", "virtserialport,bus=vser.0,chardev=port1,name=c") {
+				"file,id=port1,path=/dev/fd/5", "virtserialport,bus=vser.0,chardev=port1,name=c"} {
 				if !strings.Contains(joined, w) {
 					t.Errorf("args lack %q:\n%s", w, joined)
 				}
@@ -109,9 +128,15 @@ func TestArgs(t *testing.T) {
 		{"port twice", Config{Ports: []Port{{Name: "p", Read: read}, {Name: "p", Read: read}}}, `port "p" given twice`},
 		{"port without reader", Config{Ports: []Port{{Name: "p"}}}, `port "p" has no reader`},
 		{"cmdline space", Config{Cmdline: []string{"a b"}}, `"a b"`},
+		{"nil task", Config{Tasks: []func(context.Context, *VM) error{nil}}, "task 0 is nil"},
+		{"memory", Config{MemoryMB: 32}, "each node needs at least 64 MB"},
+		{"memory near 1 TiB", Config{MemoryMB: 1001473}, "at most 1001472 MB"},
 	} {
 		c := tc.c
-		c.Kernel, c.Initrd, c.Topology, c.MemoryMB = kernel, []string{"x"}, topology.New(1, 1, 1, 1), 512
+		c.Kernel, c.Initrd, c.Topology = kernel, []string{"x"}, topology.New(1, 1, 1, 1)
+		if c.MemoryMB == 0 {
+			c.MemoryMB = 512
+		}
 		if c.Accel == "" {
 			c.Accel = TCG
 		}
@@ -236,4 +261,120 @@ func TestShellQuote(t *testing.T) {
 			t.Errorf("shellQuote(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// A task runs once QEMU started, its ctx is canceled when QEMU exits, and
+// Wait returns only after it has returned; guest memory stays readable
+// until then and is released after.
+func TestTasks(t *testing.T) {
+	cfg := fakeConfig(t, fakeQEMU(t, `sleep 0.2; exit 0`))
+	var cause error
+	var readErr error
+	finished := false
+	cfg.Tasks = []func(context.Context, *VM) error{
+		func(ctx context.Context, v *VM) error {
+			<-ctx.Done()
+			cause = context.Cause(ctx)
+			time.Sleep(300 * time.Millisecond) // a task slower than QEMU's exit
+			_, readErr = v.Memory().ReadAt(make([]byte, 8), 0x1000)
+			finished = true
+			return nil
+		},
+		func(ctx context.Context, v *VM) error { return errors.New("gave up") },
+		func(ctx context.Context, v *VM) error { panic("boom") },
+	}
+	fds := openFDs(t)
+	v, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(ownMaps(t), "ktstr-ram-node0") {
+		t.Error("guest memory is not mapped in the host")
+	}
+	res, err := v.Wait()
+	if n := openFDs(t); n != fds {
+		t.Errorf("%d descriptors open after Wait, %d before Start", n, fds)
+	}
+	if strings.Contains(ownMaps(t), "ktstr-ram") {
+		t.Errorf("guest memory still mapped after Wait:\n%s", ownMaps(t))
+	}
+	if !finished || !errors.Is(cause, errExited) || readErr != nil {
+		t.Errorf("Wait returned with the task finished=%v, cause %v, memory read error %v", finished, cause, readErr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "task 1: gave up") || !strings.Contains(err.Error(), "task 2: panic: boom") {
+		t.Errorf("Wait error = %v, want both tasks' errors", err)
+	}
+	if res.ExitCode != 0 {
+		t.Errorf("exit code %d", res.ExitCode)
+	}
+	if _, err := v.Memory().ReadAt(make([]byte, 8), 0x1000); !errors.Is(err, ErrMemoryReleased) {
+		t.Errorf("ReadAt after Wait: %v", err)
+	}
+	if _, err := v.VCPUs(t.Context()); err == nil {
+		t.Error("VCPUs after Wait succeeded")
+	}
+	if err := v.SysRq('h'); err == nil {
+		t.Error("SysRq after Wait succeeded")
+	}
+}
+
+// Killing the VM cancels its tasks' ctx with the reason.
+func TestTaskKilled(t *testing.T) {
+	cfg := fakeConfig(t, fakeQEMU(t, `exec sleep 60`))
+	started := make(chan struct{})
+	cfg.Tasks = []func(context.Context, *VM) error{func(ctx context.Context, v *VM) error {
+		close(started)
+		<-ctx.Done()
+		return context.Cause(ctx)
+	}}
+	v, err := Start(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	v.Kill("enough")
+	res, err := v.Wait()
+	if err == nil || !strings.Contains(err.Error(), "task 0: VM killed: enough") || res.Killed != "enough" {
+		t.Errorf("Wait = %+v, %v", res, err)
+	}
+}
+
+func TestThreadCPUTime(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "schedstat")
+	os.WriteFile(p, []byte("123456789 5000 42\n"), 0o644)
+	if d, err := threadCPUTime(p); err != nil || d != 123456789 {
+		t.Errorf("threadCPUTime = %v, %v", d, err)
+	}
+	os.WriteFile(p, []byte("x 1 2\n"), 0o644)
+	if _, err := threadCPUTime(p); err == nil {
+		t.Error("bad schedstat accepted")
+	}
+	if _, err := threadCPUTime(filepath.Join(t.TempDir(), "none")); err == nil {
+		t.Error("missing schedstat accepted")
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	// The runtime's poller keeps descriptors of its own once started.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	w.Close()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func ownMaps(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -31,15 +31,26 @@ const (
 	fixtureVarDegradePct        = "degrade_pct"
 	fixtureVarErrorAfter        = "error_after"
 	fixtureVarErrorNow          = "error_now"
+	fixtureVarNrClockMoved      = "nr_clock_moved"
 	fixtureVarNrDispatched      = "nr_dispatched"
 	fixtureVarNrEnqueued        = "nr_enqueued"
 	fixtureVarNrGroups          = "nr_groups"
 	fixtureVarNrGuard           = "nr_guard"
 	fixtureVarNrKept            = "nr_kept"
+	fixtureVarNrPiled           = "nr_piled"
+	fixtureVarNrPushed          = "nr_pushed"
 	fixtureVarNrSlowDispatched  = "nr_slow_dispatched"
+	fixtureVarNrSpins           = "nr_spins"
 	fixtureVarNrStalled         = "nr_stalled"
+	fixtureVarPileCpu           = "pile_cpu"
+	fixtureVarPileDsqMax        = "pile_dsq_max"
+	fixtureVarPileNrMax         = "pile_nr_max"
 	fixtureVarSliceNs           = "slice_ns"
+	fixtureVarSpinNsMax         = "spin_ns_max"
+	fixtureVarSpinNsTotal       = "spin_ns_total"
 	fixtureVarStallAfter        = "stall_after"
+	fixtureVarStallCpu          = "stall_cpu"
+	fixtureVarStallNs           = "stall_ns"
 	fixtureVarStarveNs          = "starve_ns"
 	fixtureVarUei               = "uei"
 	fixtureVarUeiDump           = "uei_dump"
@@ -115,15 +126,26 @@ type fixtureVariableSpecs struct {
 	DegradePct       *ebpf.VariableSpec `ebpf:"degrade_pct"`
 	ErrorAfter       *ebpf.VariableSpec `ebpf:"error_after"`
 	ErrorNow         *ebpf.VariableSpec `ebpf:"error_now"`
+	NrClockMoved     *ebpf.VariableSpec `ebpf:"nr_clock_moved"`
 	NrDispatched     *ebpf.VariableSpec `ebpf:"nr_dispatched"`
 	NrEnqueued       *ebpf.VariableSpec `ebpf:"nr_enqueued"`
 	NrGroups         *ebpf.VariableSpec `ebpf:"nr_groups"`
 	NrGuard          *ebpf.VariableSpec `ebpf:"nr_guard"`
 	NrKept           *ebpf.VariableSpec `ebpf:"nr_kept"`
+	NrPiled          *ebpf.VariableSpec `ebpf:"nr_piled"`
+	NrPushed         *ebpf.VariableSpec `ebpf:"nr_pushed"`
 	NrSlowDispatched *ebpf.VariableSpec `ebpf:"nr_slow_dispatched"`
+	NrSpins          *ebpf.VariableSpec `ebpf:"nr_spins"`
 	NrStalled        *ebpf.VariableSpec `ebpf:"nr_stalled"`
+	PileCpu          *ebpf.VariableSpec `ebpf:"pile_cpu"`
+	PileDsqMax       *ebpf.VariableSpec `ebpf:"pile_dsq_max"`
+	PileNrMax        *ebpf.VariableSpec `ebpf:"pile_nr_max"`
 	SliceNs          *ebpf.VariableSpec `ebpf:"slice_ns"`
+	SpinNsMax        *ebpf.VariableSpec `ebpf:"spin_ns_max"`
+	SpinNsTotal      *ebpf.VariableSpec `ebpf:"spin_ns_total"`
 	StallAfter       *ebpf.VariableSpec `ebpf:"stall_after"`
+	StallCpu         *ebpf.VariableSpec `ebpf:"stall_cpu"`
+	StallNs          *ebpf.VariableSpec `ebpf:"stall_ns"`
 	StarveNs         *ebpf.VariableSpec `ebpf:"starve_ns"`
 	Uei              *ebpf.VariableSpec `ebpf:"uei"`
 	UeiDump          *ebpf.VariableSpec `ebpf:"uei_dump"`
@@ -170,15 +192,26 @@ type fixtureVariables struct {
 	DegradePct       *ebpf.Variable `ebpf:"degrade_pct"`
 	ErrorAfter       *ebpf.Variable `ebpf:"error_after"`
 	ErrorNow         *ebpf.Variable `ebpf:"error_now"`
+	NrClockMoved     *ebpf.Variable `ebpf:"nr_clock_moved"`
 	NrDispatched     *ebpf.Variable `ebpf:"nr_dispatched"`
 	NrEnqueued       *ebpf.Variable `ebpf:"nr_enqueued"`
 	NrGroups         *ebpf.Variable `ebpf:"nr_groups"`
 	NrGuard          *ebpf.Variable `ebpf:"nr_guard"`
 	NrKept           *ebpf.Variable `ebpf:"nr_kept"`
+	NrPiled          *ebpf.Variable `ebpf:"nr_piled"`
+	NrPushed         *ebpf.Variable `ebpf:"nr_pushed"`
 	NrSlowDispatched *ebpf.Variable `ebpf:"nr_slow_dispatched"`
+	NrSpins          *ebpf.Variable `ebpf:"nr_spins"`
 	NrStalled        *ebpf.Variable `ebpf:"nr_stalled"`
+	PileCpu          *ebpf.Variable `ebpf:"pile_cpu"`
+	PileDsqMax       *ebpf.Variable `ebpf:"pile_dsq_max"`
+	PileNrMax        *ebpf.Variable `ebpf:"pile_nr_max"`
 	SliceNs          *ebpf.Variable `ebpf:"slice_ns"`
+	SpinNsMax        *ebpf.Variable `ebpf:"spin_ns_max"`
+	SpinNsTotal      *ebpf.Variable `ebpf:"spin_ns_total"`
 	StallAfter       *ebpf.Variable `ebpf:"stall_after"`
+	StallCpu         *ebpf.Variable `ebpf:"stall_cpu"`
+	StallNs          *ebpf.Variable `ebpf:"stall_ns"`
 	StarveNs         *ebpf.Variable `ebpf:"starve_ns"`
 	Uei              *ebpf.Variable `ebpf:"uei"`
 	UeiDump          *ebpf.Variable `ebpf:"uei_dump"`

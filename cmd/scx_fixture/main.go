@@ -76,19 +76,88 @@
 //	                  up by tgid). Processes that existed before the attach
 //	                  and kernel threads are never slow. The counter is the
 //	                  "groups" figure of the counter line.
+//	--pile-on CPU     pile every user task onto CPU: each user task (no
+//	                  PF_KTHREAD) whose cpumask allows CPU is dispatched to
+//	                  CPU's local DSQ (SCX_DSQ_LOCAL_ON|CPU, at the tail)
+//	                  and nowhere else, and ops.select_cpu keeps returning
+//	                  CPU for it. Kernel threads are scheduled as without
+//	                  the knob (shared DSQ), except those that may run on
+//	                  CPU only (kworker/CPU:*, ksoftirqd/CPU, ...): CPU never
+//	                  serves the shared DSQ while its local DSQ is not
+//	                  empty, so they go on CPU's local DSQ too, at its head
+//	                  when they wake up. User tasks that may not run on CPU
+//	                  are scheduled as without the knob. With N runnable
+//	                  user tasks CPU's rq->nr_running is about N and its
+//	                  local DSQ depth about N-1, while the other CPUs hold
+//	                  0 to 3 (kernel threads): an imbalance (ratio far above
+//	                  4) and, with more than 51 runnable tasks, a local DSQ
+//	                  deeper than 50. Count threads, not processes: 60
+//	                  ktstr worker processes make 150-270 runnable tasks
+//	                  (their Go runtime threads and the harness's own
+//	                  count). The local DSQ is FIFO, so every task runs once
+//	                  per round; the slice is 20 ms while a round of them
+//	                  all fits in 1 s, else shorter (1 s divided among them,
+//	                  at least 1 ms), so no task waits much longer than 1 s
+//	                  (~2 s measured under TCG with 60 workers) up to ~1000
+//	                  runnable tasks, under the 4 s watchdog and the
+//	                  harness's gap limit.
+//	--stall-cpu CPU   make CPU's runqueue clock stand still while it has a
+//	                  runnable task. Whenever ops.dispatch runs on CPU with
+//	                  the previous task still runnable (its slice ran out)
+//	                  and no RT, deadline or stop task runnable there, it
+//	                  spins for --stall-ms (default 1000 ms, timed with
+//	                  bpf_ktime_get_ns()) before going on: it holds CPU's
+//	                  rq lock with interrupts off, so no tick, schedule or
+//	                  wakeup there updates rq->clock, while CPU's vCPU
+//	                  burns host CPU. Then CPU runs one task for one slice
+//	                  (20 ms) and spins again: frozen --stall-ms at a time,
+//	                  over and over. A dispatch after the task slept, or on
+//	                  an idle CPU, does not spin. Tasks that may run
+//	                  elsewhere do not wake onto CPU unless it is idle, and
+//	                  a task on CPU's runqueue that may run elsewhere is
+//	                  sent to another CPU's local DSQ when it is enqueued,
+//	                  so no other CPU takes CPU's rq lock to move it: CPU
+//	                  runs one task at a time (rq->nr_running 1 during the
+//	                  spins). What the scheduler cannot keep away still
+//	                  waits for the current spin with interrupts off, and
+//	                  that CPU's clock stands still too: RT tasks the kernel
+//	                  wakes onto CPU (ktstr's SCHED_FIFO sentinel does so
+//	                  often), tasks pinned to CPU woken from elsewhere, RCU
+//	                  Tasks Trace, the kernel watchdog's per-CPU check, a
+//	                  sched_ext dump; each for at most one spin. So a
+//	                  host-side monitor sees other CPUs stall alongside CPU
+//	                  in many spins (under TCG with ktstr's sentinel: in 60
+//	                  to 80% of them), and since CPU does almost nothing
+//	                  else, the others carry the load: with CPU at
+//	                  nr_running 1 an imbalance ratio above 4 is likely.
+//	                  Stopping (SIGINT, or an ejection) waits for at most
+//	                  one spin. Needs another online CPU.
+//	--stall-ms N      with --stall-cpu, the length of one spin, 1-5000 ms
+//	                  (default 1000). Keep it under half the watchdog
+//	                  timeout (the watchdog's work item must check in within
+//	                  one timeout, and its per-CPU check waits for a spin):
+//	                  under 2000 with the harness's 4 s default.
 //	--watchdog-ms N   sched_ext_ops.timeout_ms: the kernel's runnable-task
 //	                  stall timeout (0 = kernel default, 30 s; at most 30000).
 //	-v                print the counters to stderr once a second.
 //
-// 0 turns each of stall-after, error-after and degrade off.
+// 0 turns each of stall-after, error-after and degrade off; --pile-on and
+// --stall-cpu are off unless given. A CPU must be online (checked against
+// /sys/devices/system/cpu/online; exit status 2 if not).
+//
+// Refused combinations (exit status 2), since each of these knobs decides
+// where user tasks go: --pile-on with --stall-cpu, and either of them with
+// --stall-after or --degrade; --stall-ms without --stall-cpu. They combine
+// with --error-after, --error-on-exit, --watchdog-ms and -v.
 //
 // # Output and exit status
 //
 // On success it prints
 //
-//	scx_fixture: attached (stall-after=N error-after=N degrade=PCT watchdog-ms=N error-on-exit=BOOL)
+//	scx_fixture: attached (stall-after=N error-after=N degrade=PCT watchdog-ms=N error-on-exit=BOOL pile-on=CPU stall-cpu=CPU stall-ms=N)
 //
-// to stdout and waits. SIGINT or SIGTERM detaches the scheduler, prints
+// (pile-on and stall-cpu read "off" when not given) to stdout and waits.
+// SIGINT or SIGTERM detaches the scheduler, prints
 // "scx_fixture: detached" and exits 0 (with --error-on-exit too, after the
 // error; a note about it goes to stderr). If the kernel ejects the scheduler
 // (watchdog, scx_bpf_error, sysrq-S, ...) it prints
@@ -98,6 +167,13 @@
 // to stdout and exits 1. Bad flags exit 2; failing to load or attach (for
 // example because another sched_ext scheduler is active) exits 3. A final
 // counter line goes to stderr.
+//
+// The counter line has, with --pile-on, piled (tasks dispatched to the
+// CPU's local DSQ), pile_nr_max and pile_dsq_max (the largest
+// rq->nr_running and local DSQ depth of the CPU seen at its ticks); with
+// --stall-cpu, spins, spin_ms_max and spin_ms_avg, clock_moved (spins
+// during which the CPU's rq->clock changed: 0 unless the knob is broken)
+// and pushed (tasks sent off the CPU's runqueue at enqueue).
 //
 // # Regenerating the BPF bindings
 //
@@ -124,6 +200,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -145,6 +222,7 @@ const (
 const (
 	prog         = "scx_fixture"
 	stateFile    = "/sys/kernel/sched_ext/state"
+	onlineFile   = "/sys/devices/system/cpu/online"
 	maxTimeoutMS = 30000 // SCX_WATCHDOG_MAX_TIMEOUT is 30 s
 	pollInterval = 100 * time.Millisecond
 	opsMapName   = "fixture_ops"
@@ -203,6 +281,54 @@ type config struct {
 	// before detaching, then exit 0 anyway.
 	errorOnExit bool
 	verbose     bool
+	// pileOn and stallCPU are CPU numbers, noCPU when not given.
+	pileOn   int
+	stallCPU int
+	stallMS  uint
+}
+
+// noCPU is the value of an unset CPU knob (the BPF side's -1).
+const noCPU = -1
+
+// Bounds of --stall-ms.
+const (
+	defaultStallMS = 1000
+	maxStallMS     = 5000
+)
+
+// defaultConfig is the configuration without flags.
+func defaultConfig() config {
+	return config{pileOn: noCPU, stallCPU: noCPU, stallMS: defaultStallMS}
+}
+
+// cpuFlag is a flag.Value for a CPU number: 0 or more; the zero Value
+// (and noCPU) print as "".
+type cpuFlag struct{ p *int }
+
+func (f cpuFlag) String() string {
+	if f.p == nil || *f.p == noCPU {
+		return ""
+	}
+	return strconv.Itoa(*f.p)
+}
+
+func (f cpuFlag) Set(v string) error {
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil {
+		return errors.New("not a CPU number")
+	}
+	if n < 0 {
+		return errors.New("a CPU number is 0 or more")
+	}
+	*f.p = int(n)
+	return nil
+}
+
+func cpuString(cpu int) string {
+	if cpu == noCPU {
+		return "off"
+	}
+	return strconv.Itoa(cpu)
 }
 
 // errUsagePrinted is a command-line error that the flag package has
@@ -247,7 +373,7 @@ func expandConfig(args []string) ([]string, error) {
 }
 
 func parseFlags(args []string, stderr io.Writer) (config, error) {
-	var c config
+	c := defaultConfig()
 	args, err := expandConfig(args)
 	if err != nil {
 		return c, err
@@ -259,6 +385,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.UintVar(&c.degrade, "degrade", 0, "starve every other process created after attach (the 1st, 3rd, 5th, ...) `PCT`% of the time, 0-100 (0: fair)")
 	fs.BoolVar(&c.errorOnExit, "error-on-exit", false, "on SIGINT/SIGTERM, call scx_bpf_error(\"fixture: error on exit\") and wait for the kernel to disable the scheduler, then exit 0 as if detached normally")
 	fs.UintVar(&c.watchdogMS, "watchdog-ms", 0, "sched_ext watchdog timeout in `ms`, at most 30000 (0: kernel default)")
+	fs.Var(cpuFlag{&c.pileOn}, "pile-on", "put every user task that may run on `CPU` on CPU's local DSQ and nowhere else (kernel threads still use the shared DSQ, but those pinned to CPU join its local DSQ): CPU's nr_running and local DSQ grow with the load, the other CPUs idle")
+	fs.Var(cpuFlag{&c.stallCPU}, "stall-cpu", "whenever ops.dispatch runs on `CPU` with its previous task still runnable, spin there for --stall-ms with the rq lock held: CPU's rq->clock stands still while it has a runnable task and its vCPU burns host CPU (tasks that may run elsewhere are kept off CPU)")
+	fs.UintVar(&c.stallMS, "stall-ms", defaultStallMS, "with --stall-cpu, the length of one spin in `ms`, 1-5000; keep it under half the watchdog timeout")
 	fs.BoolVar(&c.verbose, "v", false, "print counters to stderr every second")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: %s [--config FILE] [flags]\n\nA global FIFO sched_ext scheduler that misbehaves on request.\n--config FILE reads more flags from FILE, one per line.\n\n", prog)
@@ -277,7 +406,111 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if c.watchdogMS > maxTimeoutMS {
 		return c, fmt.Errorf("--watchdog-ms %d: the kernel allows at most %d", c.watchdogMS, maxTimeoutMS)
 	}
+	stallMSSet := false
+	fs.Visit(func(f *flag.Flag) { stallMSSet = stallMSSet || f.Name == "stall-ms" })
+	if stallMSSet && c.stallCPU == noCPU {
+		return c, errors.New("--stall-ms: only with --stall-cpu")
+	}
+	if c.stallMS < 1 || c.stallMS > maxStallMS {
+		return c, fmt.Errorf("--stall-ms %d: must be 1-%d", c.stallMS, maxStallMS)
+	}
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"--pile-on", c.pileOn != noCPU}, {"--stall-cpu", c.stallCPU != noCPU}} {
+		if !k.set {
+			continue
+		}
+		if k.name == "--pile-on" && c.stallCPU != noCPU {
+			return c, errors.New("--pile-on and --stall-cpu do not combine: each decides where user tasks go")
+		}
+		if c.stallAfter > 0 {
+			return c, fmt.Errorf("%s and --stall-after do not combine: each decides where user tasks go", k.name)
+		}
+		if c.degrade > 0 {
+			return c, fmt.Errorf("%s and --degrade do not combine: each decides where user tasks go", k.name)
+		}
+	}
 	return c, nil
+}
+
+// parseCPUList parses a kernel CPU list such as "0-3,5" (as in
+// /sys/devices/system/cpu/online).
+func parseCPUList(s string) ([]int, error) {
+	var cpus []int
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("bad CPU list %q", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil, fmt.Errorf("bad CPU list %q", s)
+			}
+		}
+		for c := a; c <= b; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
+}
+
+// checkCPUs checks the CPU knobs of c against the online CPUs.
+func checkCPUs(c config, online []int) error {
+	isOnline := func(cpu int) bool {
+		for _, o := range online {
+			if o == cpu {
+				return true
+			}
+		}
+		return false
+	}
+	if c.pileOn != noCPU && !isOnline(c.pileOn) {
+		return fmt.Errorf("--pile-on %d: no such online CPU (online: %s)", c.pileOn, fmtCPUs(online))
+	}
+	if c.stallCPU != noCPU {
+		if !isOnline(c.stallCPU) {
+			return fmt.Errorf("--stall-cpu %d: no such online CPU (online: %s)", c.stallCPU, fmtCPUs(online))
+		}
+		if len(online) < 2 {
+			return fmt.Errorf("--stall-cpu %d: CPU %d is the only online CPU; stalling it would stall everything", c.stallCPU, c.stallCPU)
+		}
+	}
+	return nil
+}
+
+func fmtCPUs(cpus []int) string {
+	if len(cpus) == 0 {
+		return "none"
+	}
+	s := make([]string, len(cpus))
+	for i, c := range cpus {
+		s[i] = strconv.Itoa(c)
+	}
+	return strings.Join(s, ",")
+}
+
+// checkOnlineCPUs checks the CPU knobs of c against this machine's online
+// CPUs.
+func checkOnlineCPUs(c config) error {
+	if c.pileOn == noCPU && c.stallCPU == noCPU {
+		return nil
+	}
+	raw, err := os.ReadFile(onlineFile)
+	if err != nil {
+		return fmt.Errorf("checking the CPU knobs: %w", err)
+	}
+	online, err := parseCPUList(string(raw))
+	if err != nil {
+		return fmt.Errorf("checking the CPU knobs: %s: %w", onlineFile, err)
+	}
+	return checkCPUs(c, online)
 }
 
 func main() {
@@ -295,6 +528,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitUsage
 	}
+	if err := checkOnlineCPUs(cfg); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
+		return exitUsage
+	}
 
 	// Catch signals before attaching so that an early SIGINT still detaches.
 	sigs := make(chan os.Signal, 1)
@@ -306,8 +543,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", prog, err)
 		return exitSetupErr
 	}
-	fmt.Fprintf(stdout, "%s: attached (stall-after=%d error-after=%d degrade=%d watchdog-ms=%d error-on-exit=%t)\n",
-		prog, cfg.stallAfter, cfg.errorAfter, cfg.degrade, cfg.watchdogMS, cfg.errorOnExit)
+	fmt.Fprintf(stdout, "%s: attached (stall-after=%d error-after=%d degrade=%d watchdog-ms=%d error-on-exit=%t pile-on=%s stall-cpu=%s stall-ms=%d)\n",
+		prog, cfg.stallAfter, cfg.errorAfter, cfg.degrade, cfg.watchdogMS, cfg.errorOnExit,
+		cpuString(cfg.pileOn), cpuString(cfg.stallCPU), cfg.stallMS)
 
 	code := s.wait(sigs, cfg, stdout, stderr)
 	fmt.Fprintf(stderr, "%s: %s\n", prog, s.counters())
@@ -318,6 +556,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 type sched struct {
+	cfg  config
 	objs fixtureObjects
 	link link.Link
 }
@@ -339,6 +578,9 @@ func attach(cfg config) (*sched, error) {
 		"stall_after": cfg.stallAfter,
 		"error_after": cfg.errorAfter,
 		"degrade_pct": uint32(cfg.degrade),
+		"pile_cpu":    int32(cfg.pileOn),
+		"stall_cpu":   int32(cfg.stallCPU),
+		"stall_ns":    uint64(cfg.stallMS) * uint64(time.Millisecond),
 	} {
 		vs, ok := spec.Variables[name]
 		if !ok {
@@ -352,7 +594,7 @@ func attach(cfg config) (*sched, error) {
 		return nil, err
 	}
 
-	s := &sched{}
+	s := &sched{cfg: cfg}
 	if err := spec.LoadAndAssign(&s.objs, nil); err != nil {
 		var ve *ebpf.VerifierError
 		if errors.As(err, &ve) {
@@ -528,29 +770,42 @@ func (s *sched) exitInfo() (userExitInfo, error) {
 }
 
 func (s *sched) counters() string {
-	var b strings.Builder
-	for i, v := range []struct {
-		name string
-		v    *ebpf.Variable
-	}{
-		{"dispatched", s.objs.NrDispatched},
-		{"enqueued", s.objs.NrEnqueued},
-		{"slow", s.objs.NrSlowDispatched},
-		{"guard", s.objs.NrGuard},
-		{"kept", s.objs.NrKept},
-		{"groups", s.objs.NrGroups},
-		{"stalled", s.objs.NrStalled},
-	} {
-		var n uint64
-		if err := v.v.Get(&n); err != nil {
+	get := func(vs ...*ebpf.Variable) ([]uint64, error) {
+		ns := make([]uint64, len(vs))
+		for i, v := range vs {
+			if err := v.Get(&ns[i]); err != nil {
+				return nil, err
+			}
+		}
+		return ns, nil
+	}
+	o := &s.objs
+	n, err := get(o.NrDispatched, o.NrEnqueued, o.NrSlowDispatched, o.NrGuard, o.NrKept, o.NrGroups, o.NrStalled)
+	if err != nil {
+		return fmt.Sprintf("reading counters: %v", err)
+	}
+	line := fmt.Sprintf("dispatched=%d enqueued=%d slow=%d guard=%d kept=%d groups=%d stalled=%d",
+		n[0], n[1], n[2], n[3], n[4], n[5], n[6])
+	if s.cfg.pileOn != noCPU {
+		n, err := get(o.NrPiled, o.PileNrMax, o.PileDsqMax)
+		if err != nil {
 			return fmt.Sprintf("reading counters: %v", err)
 		}
-		if i > 0 {
-			b.WriteByte(' ')
-		}
-		fmt.Fprintf(&b, "%s=%d", v.name, n)
+		line += fmt.Sprintf(" piled=%d pile_nr_max=%d pile_dsq_max=%d", n[0], n[1], n[2])
 	}
-	return b.String()
+	if s.cfg.stallCPU != noCPU {
+		n, err := get(o.NrSpins, o.SpinNsMax, o.SpinNsTotal, o.NrClockMoved, o.NrPushed)
+		if err != nil {
+			return fmt.Sprintf("reading counters: %v", err)
+		}
+		avg := 0.0
+		if n[0] > 0 {
+			avg = float64(n[2]) / float64(n[0])
+		}
+		line += fmt.Sprintf(" spins=%d spin_ms_max=%.1f spin_ms_avg=%.1f clock_moved=%d pushed=%d",
+			n[0], float64(n[1])/1e6, avg/1e6, n[3], n[4])
+	}
+	return line
 }
 
 // close detaches the scheduler (if still attached) and releases the BPF

@@ -60,6 +60,11 @@ type Budget struct {
 	// for: the configured one × Overcommit (emulation slows everything
 	// alike, but overcommit starves vCPUs); zero without a scheduler.
 	Watchdog time.Duration `json:"watchdog"`
+	// MonitorInterval is the host monitor's sampling period, and
+	// MonitorSettle how long after the test function starts it takes its
+	// first sample (workers starting up are not judged).
+	MonitorInterval time.Duration `json:"monitor_interval"`
+	MonitorSettle   time.Duration `json:"monitor_settle"`
 	// Host is the host-side limit of the whole VM: more than every
 	// guest-side limit together, so that the guest's own limits, which
 	// explain themselves, fire first.
@@ -87,6 +92,8 @@ func New(in Input) Budget {
 	}
 	b.Test = scaled(in.Duration+20*time.Second, b.Slowdown)
 	b.Settle = scaled(500*time.Millisecond, b.Slowdown)
+	b.MonitorInterval = 100 * time.Millisecond
+	b.MonitorSettle = scaled(time.Second, over)
 	if in.Scheduler {
 		b.SentinelReady = scaled(5*time.Second, b.Slowdown)
 		b.Attach = scaled(5*time.Second, b.Slowdown)

@@ -207,9 +207,10 @@ func (d *dumpHead) Lines() []string {
 }
 
 // watchDump enables the sched_ext_dump trace event, which carries the
-// kernel's state dump when a scheduler is ejected for an error, and keeps
-// its first lines.
-func watchDump() *dumpHead {
+// kernel's state dump when a scheduler is ejected for an error or when
+// SysRq-D asks for one (the host monitor does, at a sustained violation),
+// keeps its first lines and passes every line to each, if not nil.
+func watchDump(each func(string)) *dumpHead {
 	t := &dumpHead{}
 	const tr = "/sys/kernel/tracing"
 	if os.WriteFile(tr+"/events/sched_ext/sched_ext_dump/enable", []byte("1"), 0) != nil {
@@ -227,6 +228,9 @@ func watchDump() *dumpHead {
 				line = after
 			}
 			t.add(line)
+			if each != nil {
+				each(line)
+			}
 		})
 	}()
 	return t

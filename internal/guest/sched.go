@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/proto"
@@ -26,7 +27,13 @@ const watchdogParam = "/sys/module/sched_ext/parameters/watchdog_override_ms"
 func (s *session) runScheduled() *verdict.Failure {
 	sj, b := s.job.Scheduler, s.job.Budget
 	kmsg := watchKmsg()
-	dump := watchDump()
+	// Every dump line goes to the host too: a dump the host asked for
+	// (SysRq-D) explains a monitor failure, which the guest knows nothing
+	// of. Forwarding stops before this returns, so that no dump frame
+	// follows the done frame.
+	fwd := &gate{}
+	defer fwd.close()
+	dump := watchDump(func(l string) { fwd.do(func() { _ = s.out.Send(proto.TypeDump, proto.Log{Msg: l}) }) })
 	watchdog, note, err := armWatchdog(watchdogParam, b.Watchdog)
 	if err != nil {
 		return verdict.New(verdict.HarnessError, "arm the sched_ext watchdog: %v", err)
@@ -181,4 +188,24 @@ func last(l []string, n int) []string {
 		return l[len(l)-n:]
 	}
 	return l
+}
+
+// gate runs functions until it is closed; close waits for a running one.
+type gate struct {
+	mu     sync.Mutex
+	closed bool
+}
+
+func (g *gate) do(f func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.closed {
+		f()
+	}
+}
+
+func (g *gate) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }

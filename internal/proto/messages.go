@@ -55,7 +55,9 @@ const (
 	TypeSched   = "sched"   // init: the scheduler attached: SchedInfo
 	TypeStarted = "started" // test process: the test function is about to run: Started
 	TypeResult  = "result"  // test process: the test function's outcome: Result
+	TypeConfine = "confine" // test process: workers are (or no longer are) confined to some CPUs: Confine
 	TypeTopo    = "topo"    // init: topology.Observed, for KindTopo jobs
+	TypeDump    = "dump"    // init: a line of the kernel's sched_ext dump: Log
 	TypeDone    = "done"    // init: last frame of every run: Done
 )
 
@@ -63,7 +65,7 @@ const (
 // test process (and be forwarded by init).
 func FromTestProcess(typ string) bool {
 	switch typ {
-	case TypeStarted, TypeLog, TypeResult:
+	case TypeStarted, TypeLog, TypeResult, TypeConfine:
 		return true
 	}
 	return false
@@ -72,7 +74,7 @@ func FromTestProcess(typ string) bool {
 // KnownType reports whether typ is a frame type of this protocol.
 func KnownType(typ string) bool {
 	switch typ {
-	case TypeHello, TypeLog, TypeSched, TypeStarted, TypeResult, TypeTopo, TypeDone:
+	case TypeHello, TypeLog, TypeSched, TypeStarted, TypeResult, TypeConfine, TypeTopo, TypeDump, TypeDone:
 		return true
 	}
 	return false
@@ -147,6 +149,12 @@ type SchedInfo struct {
 // Started is sent just before the test function runs.
 type Started struct {
 	Uptime time.Duration `json:"uptime"`
+}
+
+// Confine says whether the test function confines its workers to some of
+// the guest's CPUs, from now on.
+type Confine struct {
+	On bool `json:"on"`
 }
 
 // Log is a line of test output.

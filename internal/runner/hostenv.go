@@ -28,6 +28,7 @@ const (
 	EnvTimeout    = "KTSTR_TIMEOUT"     // host-side limit per VM
 	EnvConsole    = "KTSTR_CONSOLE"     // stream the guest console
 	EnvResultsDir = "KTSTR_RESULTS_DIR" // JSON records
+	EnvMonitor    = "KTSTR_MONITOR"     // 0 switches the host-side monitor off
 )
 
 // EnvError is an invalid value of a KTSTR_* variable. It is a mistake of
@@ -56,12 +57,15 @@ type Settings struct {
 	Timeout    time.Duration // 0, or the host-side limit per VM
 	Console    bool
 	ResultsDir string // "" or an absolute directory
+	// Monitor is whether the host-side monitor samples the guest (default
+	// on).
+	Monitor bool
 }
 
 // ReadSettings reads and validates the KTSTR_* variables. The error joins
 // one *EnvError per invalid variable.
 func ReadSettings() (Settings, error) {
-	var s Settings
+	s := Settings{Monitor: true}
 	var errs []error
 	bad := func(v, val, problem, fix string) {
 		errs = append(errs, &EnvError{Var: v, Value: val, Problem: problem, Fix: fix})
@@ -111,6 +115,13 @@ func ReadSettings() (Settings, error) {
 			bad(EnvConsole, v, "not a boolean", "set it to 1 to stream the guest console, or unset it")
 		}
 		s.Console = on
+	}
+	if v := os.Getenv(EnvMonitor); v != "" {
+		on, err := strconv.ParseBool(strings.TrimSpace(v))
+		if err != nil {
+			bad(EnvMonitor, v, "not a boolean", "set it to 0 to switch the host-side monitor off, or unset it")
+		}
+		s.Monitor = on || err != nil
 	}
 	if v := os.Getenv(EnvResultsDir); v != "" {
 		if !filepath.IsAbs(v) {

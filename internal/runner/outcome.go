@@ -52,7 +52,30 @@ type Outcome struct {
 	// how many there were.
 	FrameErr  error
 	FrameErrs int
+
+	// Dump holds the first lines of the kernel's sched_ext dumps the guest
+	// forwarded (at an ejection, or when the monitor asked for one).
+	Dump []string
+	// Monitor is what the host-side monitor sampled (nil when it did not
+	// run), MonitorResult its checks' verdict, MonitorNotes why something
+	// was not checked; MonitorCPU is the host CPU time the samples took.
+	Monitor        *verify.MonitorSeries
+	MonitorResult  *verify.Result
+	MonitorNotes   []string
+	MonitorCPU     time.Duration
+	MonitorSamples int
+	// KernelWatchdog is the sched_ext watchdog timeout the host read in the
+	// guest kernel's memory while the test ran (KernelWatchdogRead says it
+	// could): it must be what the guest said the kernel applied.
+	KernelWatchdog     time.Duration
+	KernelWatchdogRead bool
+
+	checks  verify.Config
+	monitor *monitorRun
 }
+
+// keptDump is how many dump lines an Outcome keeps.
+const keptDump = 300
 
 func newOutcome(kind string, b budget.Budget, accel vm.Accel, vcpus int) *Outcome {
 	return &Outcome{kind: kind, Budget: b, Accel: accel, VCPUs: vcpus, Logs: tail.New(keptLogs), Begin: time.Now()}
@@ -127,6 +150,9 @@ func (o *Outcome) take(at time.Time, f proto.Envelope) error {
 		if err := once(!o.Started.IsZero()); err != nil {
 			return err
 		}
+		if o.monitor != nil {
+			o.monitor.started()
+		}
 		var st proto.Started
 		if err := f.Decode(&st); err != nil {
 			return err
@@ -142,6 +168,9 @@ func (o *Outcome) take(at time.Time, f proto.Envelope) error {
 		if err := once(o.Result != nil); err != nil {
 			return err
 		}
+		if o.monitor != nil {
+			o.monitor.stopped()
+		}
 		o.Result = new(proto.Result)
 		return f.Decode(o.Result)
 	case proto.TypeTopo:
@@ -150,7 +179,26 @@ func (o *Outcome) take(at time.Time, f proto.Envelope) error {
 		}
 		o.Topo = new(topology.Observed)
 		return f.Decode(o.Topo)
+	case proto.TypeConfine:
+		var c proto.Confine
+		if err := f.Decode(&c); err != nil {
+			return err
+		}
+		if o.monitor != nil {
+			o.monitor.confined.Store(c.On)
+		}
+	case proto.TypeDump:
+		var l proto.Log
+		if err := f.Decode(&l); err != nil {
+			return err
+		}
+		if len(o.Dump) < keptDump {
+			o.Dump = append(o.Dump, l.Msg)
+		}
 	case proto.TypeDone:
+		if o.monitor != nil {
+			o.monitor.stopped()
+		}
 		var d proto.Done
 		if err := f.Decode(&d); err != nil {
 			// Still the end: nothing may follow, and the run fails.
@@ -212,6 +260,8 @@ func (o *Outcome) classify() *verdict.Failure {
 		return &f
 	case o.Done.Dropped > 0:
 		return verdict.New(verdict.HarnessError, "guest init dropped %d frame(s) of the test process that it could not trust", o.Done.Dropped)
+	case o.KernelWatchdogRead && o.Sched != nil && o.Sched.Watchdog > 0 && o.KernelWatchdog != o.Sched.Watchdog:
+		return verdict.New(verdict.HarnessError, "the guest kernel's sched_ext watchdog reads %s from the host, not the %s the harness set", o.KernelWatchdog, o.Sched.Watchdog)
 	}
 	if o.kind == proto.KindTopo {
 		if o.Topo == nil {
@@ -219,12 +269,16 @@ func (o *Outcome) classify() *verdict.Failure {
 		}
 		return nil
 	}
-	return resultFailure(o.Result)
+	f := resultFailure(o.Result, o.MonitorResult)
+	if f != nil && f.Kind == verdict.CheckFailed && o.MonitorResult != nil && !o.MonitorResult.Passed && len(o.Dump) > 0 {
+		f.Detail = append([]string{"sched_ext dump at the first sustained violation:"}, o.Dump...)
+	}
+	return f
 }
 
-// resultFailure turns the test function's result into a failure, or nil
-// when it passed.
-func resultFailure(r *proto.Result) *verdict.Failure {
+// resultFailure turns the test function's result, and the monitor's checks
+// when they ran, into a failure, or nil when both passed.
+func resultFailure(r *proto.Result, mon *verify.Result) *verdict.Failure {
 	if r == nil {
 		return verdict.New(verdict.HarnessError, "guest reported done without the test function's result")
 	}
@@ -240,14 +294,17 @@ func resultFailure(r *proto.Result) *verdict.Failure {
 	if err := json.Unmarshal(r.Assert, &a); err != nil {
 		return verdict.New(verdict.HarnessError, "decode the test function's result: %v", err)
 	}
-	if a.Passed {
-		if len(a.Failures) > 0 {
-			return verdict.New(verdict.HarnessError, "the test function's result says it passed but lists %d failure(s)", len(a.Failures))
-		}
-		return nil
-	}
-	if len(a.Failures) == 0 {
+	switch {
+	case a.Passed && len(a.Failures) > 0:
+		return verdict.New(verdict.HarnessError, "the test function's result says it passed but lists %d failure(s)", len(a.Failures))
+	case !a.Passed && len(a.Failures) == 0:
 		return verdict.New(verdict.TestError, "test function returned an AssertResult that neither passed nor lists a failure (return ktstr.Pass() to pass)")
+	}
+	if mon != nil && !mon.Passed {
+		a = a.Merge(*mon)
+	}
+	if a.Passed {
+		return nil
 	}
 	f := verdict.New(verdict.CheckFailed, "%s", strings.TrimSpace(a.String()))
 	for _, fl := range a.Failures {

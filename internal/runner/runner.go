@@ -15,6 +15,7 @@
 //	KTSTR_TIMEOUT      host-side limit per VM, overriding the computed one
 //	KTSTR_CONSOLE      stream the guest console into the test log
 //	KTSTR_RESULTS_DIR  write one JSON record per VM run there (absolute)
+//	KTSTR_MONITOR      0 switches the host-side monitor off (default on)
 package runner
 
 import (
@@ -61,6 +62,11 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 	b := Budget(host, p)
 	job := Job(p, id, b)
 	o := newOutcome(p.Kind, b, host.Accel.Accel, p.Topology.CPUs())
+	o.checks = p.Checks
+	tasks, err := o.monitorTasks(host, p, b)
+	if err != nil {
+		return nil, err
+	}
 	segments, err := initrdSegments(host.Self, p.Files())
 	if err != nil {
 		return nil, err
@@ -101,12 +107,14 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 			o.readFrames(r, hooks.Frame)
 			return nil
 		}}},
+		Tasks: tasks,
 	})
 	if err != nil {
 		return nil, err
 	}
 	o.VM, o.TaskErr = v.Wait()
 	o.End = time.Now()
+	o.finishMonitor()
 	return o, nil
 }
 
