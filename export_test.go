@@ -123,6 +123,12 @@ func RunOutcome(t *testing.T, test Test, fn Func) *runner.Outcome {
 	return o
 }
 
+// KernelImage returns the path of the kernel image VM tests boot.
+func KernelImage(t *testing.T) string {
+	t.Helper()
+	return hostEnvironment(t).Image.BzImage
+}
+
 // quiet drops log lines.
 type quiet struct{ testing.TB }
 

@@ -88,6 +88,17 @@ func TestHelperFailure(t *testing.T) {
 			ctx.Logf("replica %d of 3", ctx.Replica+1)
 			return ktstr.Pass(), nil
 		}},
+		// A small gauntlet: of the presets only tiny-1llc and tiny-2llc
+		// have at most 4 CPUs and 2 LLCs; of the fixture's profiles,
+		// default and verbose remain without degrade (harsh needs it).
+		"gauntlet-small": {ktstr.Test{Scheduler: &fixture, MaxLLCs: 2, MaxCPUs: 4, ExcludedFlags: []ktstr.FlagName{"degrade"},
+			DurationS: 1, MemoryMB: 512}, sleepFor},
+		// One preset (tiny-1llc), EEVDF: with two kernels, two variants.
+		"gauntlet-kernels": {ktstr.Test{MaxLLCs: 1, MaxCPUs: 4, DurationS: 1, MemoryMB: 256}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
+			raw, _ := os.ReadFile("/proc/version")
+			ctx.Logf("kernel: %s", strings.TrimSpace(string(raw)))
+			return ktstr.Pass(), nil
+		}},
 		"pass": {ktstr.Test{MemoryMB: 256}, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
 			ctx.Logf("passing run in %s", ctx.Shape)
 			return ktstr.Pass(), nil

@@ -36,6 +36,8 @@
 //	KTSTR_RESULTS_DIR  write one JSON record per VM run there (see package report); use
 //	                 an absolute path: go test runs each package in its own directory
 //	KTSTR_MONITOR    0 switches the host-side monitor off (default on)
+//	KTSTR_GAUNTLET   1 runs every test over topology presets, flag profiles and kernels
+//	KTSTR_BUDGET_SECS, KTSTR_SHARD (i/n), KTSTR_SHARDS, KTSTR_OVERCOMMIT  the gauntlet's budget, shard and KVM overcommit
 //	CI               when true, a missing prerequisite fails VM tests instead of skipping them
 //
 // go test -short skips every VM test.

@@ -179,9 +179,15 @@ func resolve(t Test) (*plan.Plan, error) {
 				cfg = path.Join(guestSchedConfig, filepath.Base(abs))
 				sp.ConfigFile = &plan.File{Guest: cfg, Host: abs}
 			}
-			if len(profiles) > 0 {
-				sp.Profile = profiles[0].Name
-				sp.Args = s.Args(cfg, t.ExtraSchedArgs, profiles[0])
+			for _, pr := range profiles {
+				pp := plan.Profile{Name: pr.Name, Args: s.Args(cfg, t.ExtraSchedArgs, pr)}
+				for _, f := range pr.Flags {
+					pp.Flags = append(pp.Flags, string(f))
+				}
+				sp.Profiles = append(sp.Profiles, pp)
+			}
+			if len(sp.Profiles) > 0 {
+				sp.Profile, sp.Args = sp.Profiles[0].Name, sp.Profiles[0].Args
 			}
 			if w := t.BpfMapWrite; w != nil {
 				sp.BpfMapWrite = &proto.BpfMapWrite{Map: w.Map, Key: w.Key, Value: w.Value}

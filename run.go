@@ -65,21 +65,38 @@ func run(t *testing.T, test Test, fn Func, judge bool) error {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s, err := runner.ReadSettings(); err == nil && s.List {
+		listTest(t, s, p, occurrence)
+		return nil
+	}
 	if err := locateScheduler(p, test.Scheduler); err != nil {
 		t.Fatalf("ktstr: %v", err)
 	}
 	env := hostEnvironment(t)
 	id := runner.RunID{Test: t.Name(), Occurrence: occurrence}
+	if env.Gauntlet {
+		return runGauntlet(t, env, p, id, iteration, judge)
+	}
+	return runReplicas(t, env, p, id, iteration, judge)
+}
+
+// runReplicas runs the plan's replicas: one VM on t, or each as subtest
+// replica_<n>.
+func runReplicas(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, iteration int, judge bool) error {
+	t.Helper()
 	if p.Replicas == 1 {
 		return replica(t, env, p, id, iteration, judge)
 	}
+	var mu sync.Mutex
 	var errs []error
 	for i := 0; i < p.Replicas; i++ {
 		t.Run(fmt.Sprintf("replica_%d", i+1), func(t *testing.T) {
 			rid := id
 			rid.Replica = i
 			if err := replica(t, env, p, rid, iteration, judge); err != nil {
+				mu.Lock()
 				errs = append(errs, fmt.Errorf("replica %d: %w", i+1, err))
+				mu.Unlock()
 			}
 		})
 	}
@@ -149,7 +166,7 @@ func replica(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, i
 			t.Logf("guest: %s", l)
 		}
 	}
-	rec := record(env, p, id, iteration, o, failure, judge)
+	rec := record(env, p, id, t.Name(), iteration, o, failure, judge)
 	if testing.Verbose() && failure == nil && rec.Result != nil && len(rec.Result.Cgroups) > 0 {
 		t.Logf("ktstr: %s", rec.Result)
 	}
@@ -229,7 +246,7 @@ func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan,
 		sched = fmt.Sprintf("%s [profile %s, watchdog %s]", sched, s.Profile, b.Watchdog)
 	}
 	logf("ktstr: %s under %s on %s, %d MB, kernel %s, accel %s; host limit %s (%s)",
-		id.Test, sched, p.Topology, p.MemoryMB, kernelName(env), env.Accel, b.Host.Round(time.Second), b)
+		tb.Name(), sched, p.Topology, p.MemoryMB, kernelName(env), env.Accel, b.Host.Round(time.Second), b)
 	if env.Image.Stale != "" {
 		logf("ktstr: warning: kernel %s is not the current recipe's build (%s)", kernelName(env), env.Image.Stale)
 	}
@@ -251,9 +268,9 @@ func kernelName(env *runner.HostEnv) string {
 }
 
 // record describes the run for report.Write.
-func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, iteration int, o *runner.Outcome, failure *verdict.Failure, judge bool) report.Record {
+func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, name string, iteration int, o *runner.Outcome, failure *verdict.Failure, judge bool) report.Record {
 	r := report.Record{
-		Package: testPackage(), Test: id.Test, Iteration: iteration, Occurrence: id.Occurrence, Replica: id.Replica,
+		Package: testPackage(), Test: name, Iteration: iteration, Occurrence: id.Occurrence, Replica: id.Replica,
 		Topology: p.Topology.String(), Scheduler: p.SchedulerName, Accel: string(env.Accel.Accel),
 		Kernel: env.Image.Release, KernelKey: env.Image.Key,
 	}

@@ -1,5 +1,5 @@
-// Package gauntlet runs a test across topology presets and flag profiles.
 // This file holds the topology constraints that filter presets.
+
 package gauntlet
 
 import (

@@ -54,9 +54,13 @@ var keyRe = regexp.MustCompile(`^[0-9a-f]{1,64}$`)
 // An entry's files are checked against its meta.json on every call: sizes,
 // the sha256 of bzImage and config, the ELF header of vmlinux (not its
 // hash: it is about 200 MB).
+//
+// KTSTR_KERNEL may name several kernels separated by commas (see
+// [ResolveAll]); Resolve returns the first.
 func Resolve() (Image, error) {
-	if spec := os.Getenv("KTSTR_KERNEL"); spec != "" {
-		img, err := resolveSpec(spec)
+	if env := os.Getenv("KTSTR_KERNEL"); env != "" {
+		spec, _, _ := strings.Cut(env, ",")
+		img, err := resolveSpec(strings.TrimSpace(spec))
 		if err != nil {
 			return Image{}, fmt.Errorf("KTSTR_KERNEL=%s: %w", spec, err)
 		}
@@ -109,6 +113,53 @@ func Resolve() (Image, error) {
 	return Image{}, fmt.Errorf("%w: %w: %s holds no intact kernel built by the current recipe (%s, this ktstr's fragment and patches); "+
 		"build it with `%s` (or `ktstr kernel build` when installed)%s:%s",
 		ErrNoKernel, why, dir, recipeVersion, buildCommand, anyway, b.String())
+}
+
+// ResolveAll returns every kernel KTSTR_KERNEL names, separated by commas
+// (the gauntlet runs each variant on each of them), or Resolve's one
+// kernel. Each element is resolved as Resolve resolves a single one; the
+// same kernel named twice is an error.
+func ResolveAll() ([]Image, error) {
+	env := os.Getenv("KTSTR_KERNEL")
+	if !strings.Contains(env, ",") {
+		img, err := Resolve()
+		if err != nil {
+			return nil, err
+		}
+		return []Image{img}, nil
+	}
+	var imgs []Image
+	seen := map[string]string{}
+	for _, spec := range strings.Split(env, ",") {
+		spec = strings.TrimSpace(spec)
+		if spec == "" {
+			return nil, fmt.Errorf("KTSTR_KERNEL=%s: an empty element in the list", env)
+		}
+		img, err := resolveSpec(spec)
+		if err != nil {
+			return nil, fmt.Errorf("KTSTR_KERNEL=%s: %s: %w", env, spec, err)
+		}
+		if other, dup := seen[img.BzImage]; dup {
+			return nil, fmt.Errorf("KTSTR_KERNEL=%s: %s and %s are the same kernel (%s)", env, other, spec, img.BzImage)
+		}
+		seen[img.BzImage] = spec
+		imgs = append(imgs, img)
+	}
+	return imgs, nil
+}
+
+// Label names img in test names and output: its release, with the first
+// digits of its cache key when it has one ("6.12.117-5e5df0cd"), else its
+// file's base name.
+func (img Image) Label() string {
+	l := img.Release
+	if l == "" {
+		l = filepath.Base(img.BzImage)
+	}
+	if img.Key != "" {
+		l += "-" + img.Key[:min(8, len(img.Key))]
+	}
+	return l
 }
 
 // resolveSpec interprets a KTSTR_KERNEL value.

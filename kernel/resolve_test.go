@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,5 +199,35 @@ func TestResolveOnlyStale(t *testing.T) {
 	if !errors.Is(err, ErrNoKernel) || !errors.Is(err, ErrStaleKernel) || !errors.Is(err, ErrCorruptKernel) ||
 		!strings.Contains(err.Error(), "corrupt: c000000000000001") || !strings.Contains(err.Error(), "vmlinux is missing") {
 		t.Errorf("Resolve() error = %v, want stale and corrupt entries named", err)
+	}
+}
+
+func TestResolveAll(t *testing.T) {
+	dir := t.TempDir()
+	var specs []string
+	for i, rel := range []string{"6.12.1", "6.13.0"} {
+		p := filepath.Join(dir, fmt.Sprintf("bz%d", i))
+		if err := os.WriteFile(p, fakeBzImage(rel), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		specs = append(specs, p)
+	}
+	t.Setenv("KTSTR_CACHE_DIR", t.TempDir())
+	t.Setenv("KTSTR_KERNEL", specs[0]+", "+specs[1])
+	imgs, err := ResolveAll()
+	if err != nil || len(imgs) != 2 || imgs[0].Release != "6.12.1" || imgs[1].Release != "6.13.0" {
+		t.Fatalf("ResolveAll = %+v, %v", imgs, err)
+	}
+	if img, err := Resolve(); err != nil || img.BzImage != specs[0] {
+		t.Errorf("Resolve with a list = %+v, %v; want the first", img, err)
+	}
+	if imgs[0].Label() != "6.12.1" {
+		t.Errorf("Label = %q", imgs[0].Label())
+	}
+	for _, bad := range []string{specs[0] + ",", specs[0] + "," + specs[0], specs[0] + ",/nonexistent"} {
+		t.Setenv("KTSTR_KERNEL", bad)
+		if _, err := ResolveAll(); err == nil {
+			t.Errorf("KTSTR_KERNEL=%s: want an error", bad)
+		}
 	}
 }

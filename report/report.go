@@ -79,29 +79,40 @@ type Record struct {
 // test, iteration, occurrence, replica), so that no two runs share a file
 // however their names are spelled.
 func (r Record) FileName() string {
-	name := strings.Map(func(c rune) rune {
+	id := fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", r.Package, r.Test, r.Iteration, r.Occurrence, r.Replica)
+	sum := sha256.Sum256([]byte(id))
+	return fmt.Sprintf("%s.i%d.r%d.%s.json", safeName(r.Test), r.Iteration, r.Replica, hex.EncodeToString(sum[:6]))
+}
+
+// safeName is name with everything but letters, digits, '-' and '.' as
+// '_', cut to 100 bytes.
+func safeName(name string) string {
+	s := strings.Map(func(c rune) rune {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.':
 			return c
 		}
 		return '_'
-	}, r.Test)
-	if len(name) > 100 {
-		name = name[:100]
+	}, name)
+	if len(s) > 100 {
+		s = s[:100]
 	}
-	id := fmt.Sprintf("%s\x00%s\x00%d\x00%d\x00%d", r.Package, r.Test, r.Iteration, r.Occurrence, r.Replica)
-	sum := sha256.Sum256([]byte(id))
-	return fmt.Sprintf("%s.i%d.r%d.%s.json", name, r.Iteration, r.Replica, hex.EncodeToString(sum[:6]))
+	return s
 }
 
 // Write writes r as indented JSON into dir, creating dir if needed, through
 // a temporary file renamed into place.
 func Write(dir string, r Record) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("write result: %w", err)
-	}
 	raw, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
+		return fmt.Errorf("write result: %w", err)
+	}
+	return writeAtomic(dir, r.FileName(), append(raw, '\n'))
+}
+
+// writeAtomic writes data to dir/name through a temporary file.
+func writeAtomic(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write result: %w", err)
 	}
 	f, err := os.CreateTemp(dir, ".record-*.tmp")
@@ -109,44 +120,31 @@ func Write(dir string, r Record) error {
 		return fmt.Errorf("write result: %w", err)
 	}
 	tmp := f.Name()
-	_, werr := f.Write(append(raw, '\n'))
+	_, werr := f.Write(data)
 	cerr := f.Close()
 	if err := errors.Join(werr, cerr); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write result: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, r.FileName())); err != nil {
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write result: %w", err)
 	}
 	return nil
 }
 
-// Read reads every record in dir, ordered by package, test name, iteration,
-// occurrence and replica.
+// Read reads every record in dir (not the gauntlet manifests), ordered by
+// package, test name, iteration, occurrence and replica.
 func Read(dir string) ([]Record, error) {
-	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
-	if err != nil {
-		return nil, err
-	}
-	if len(files) == 0 {
+	recs, _, err := readDir(dir)
+	if len(recs) == 0 && err == nil {
 		return nil, fmt.Errorf("no result files (*.json) in %s", dir)
 	}
-	var out []Record
-	var errs []error
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		var r Record
-		if err := json.Unmarshal(raw, &r); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", f, err))
-			continue
-		}
-		out = append(out, r)
-	}
+	sortRecords(recs)
+	return recs, err
+}
+
+func sortRecords(out []Record) {
 	sort.Slice(out, func(i, j int) bool {
 		a, b := out[i], out[j]
 		if a.Package != b.Package {
@@ -163,7 +161,6 @@ func Read(dir string) ([]Record, error) {
 		}
 		return a.Replica < b.Replica
 	})
-	return out, errors.Join(errs...)
 }
 
 // Summarize writes a table of the records: verdict, failure kind, test,

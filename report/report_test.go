@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +87,48 @@ func TestFileNamesUnique(t *testing.T) {
 	got, err := Read(dir)
 	if err != nil || len(got) != len(recs) {
 		t.Fatalf("Read: %d records, %v; want %d", len(got), err, len(recs))
+	}
+}
+
+// Merging shards: every planned run with a record is present, the ones
+// whose shard wrote nothing are missing, and manifests are not records.
+func TestMerge(t *testing.T) {
+	entries := func(runs ...bool) []ManifestEntry {
+		var out []ManifestEntry
+		for i, r := range runs {
+			out = append(out, ManifestEntry{Name: fmt.Sprintf("T/gauntlet/p%d/default", i), Runs: r, Elsewhere: !r})
+		}
+		return out
+	}
+	a, b := t.TempDir(), t.TempDir()
+	// Shard 0 of 2 runs p0 and p2 and the plain case; shard 1 runs p1 and
+	// p3, but only p1 left a record.
+	if err := WriteManifest(a, Manifest{Test: "T", Shard: "0/2", Plain: ManifestEntry{Name: "T/plain", Runs: true}, Variants: entries(true, false, true, false)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteManifest(b, Manifest{Test: "T", Shard: "1/2", Plain: ManifestEntry{Name: "T/plain", Elsewhere: true}, Variants: entries(false, true, false, true)}); err != nil {
+		t.Fatal(err)
+	}
+	for dir, names := range map[string][]string{a: {"T/plain", "T/gauntlet/p0/default", "T/gauntlet/p2/default"}, b: {"T/gauntlet/p1/default"}} {
+		for _, n := range names {
+			if err := Write(dir, Record{Test: n, Passed: true}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	m, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Records) != 4 || len(m.Expected) != 5 || len(m.Missing) != 1 || m.Missing[0] != "T/gauntlet/p3/default" {
+		t.Fatalf("merged: %d records, expected %v, missing %v", len(m.Records), m.Expected, m.Missing)
+	}
+	var out bytes.Buffer
+	if err := SummarizeMerged(&out, m); err != nil || !strings.Contains(out.String(), "missing: T/gauntlet/p3/default") || !strings.Contains(out.String(), "5 planned run(s), 1 missing") {
+		t.Errorf("summary (%v):\n%s", err, out.String())
+	}
+	// Read skips manifests.
+	if recs, err := Read(a); err != nil || len(recs) != 3 {
+		t.Errorf("Read = %d records, %v", len(recs), err)
 	}
 }

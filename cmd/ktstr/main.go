@@ -4,6 +4,9 @@
 //	ktstr kernel build [--source DIR]   build and cache a sched_ext kernel
 //	ktstr kernel list [--json]          list cached kernels
 //	ktstr topo SHAPE [--json]           boot SHAPE and print what the guest sees
+//	ktstr test [--gauntlet] [PACKAGES]  go test with the gauntlet, a budget or a shard
+//	ktstr list [--gauntlet] [PACKAGES]  list tests and gauntlet variants, booting nothing
+//	ktstr report DIR | merge DIR...     summarize (and merge shards of) JSON records
 //
 // Inside a VM the same binary is the guest's init (see package guest).
 package main
@@ -51,6 +54,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	c.AddCommand(kernelCmd(), topoCmd(), reportCmd(), schedCmd())
+	c.AddCommand(kernelCmd(), topoCmd(), reportCmd(), schedCmd(), listCmd(), testCmd())
 	return c
 }

@@ -68,8 +68,10 @@ type Scheduler struct {
 	GuestPath string
 	// Args is its command line (guest paths).
 	Args []string
-	// Profile names the flag profile.
-	Profile string
+	// Profile names the flag profile; Profiles are every valid profile of
+	// the test (the gauntlet runs each), the first being Profile.
+	Profile  string
+	Profiles []Profile
 	// ConfigFile is the scheduler's config file, nil without one.
 	ConfigFile *File
 	// Watchdog is the configured sched_ext watchdog (WatchdogTimeoutS),
@@ -77,6 +79,14 @@ type Scheduler struct {
 	Watchdog time.Duration
 	// BpfMapWrite is applied after the scheduler attaches.
 	BpfMapWrite *proto.BpfMapWrite
+}
+
+// Profile is one flag profile with the scheduler's whole command line for
+// it.
+type Profile struct {
+	Name  string
+	Flags []string
+	Args  []string
 }
 
 // Files returns every file the plan packs besides the init binary: the

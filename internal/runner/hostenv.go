@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ktstr-go/ktstr/gauntlet"
 	"github.com/ktstr-go/ktstr/kernel"
 	"github.com/ktstr-go/ktstr/vm"
 )
@@ -29,6 +30,14 @@ const (
 	EnvConsole    = "KTSTR_CONSOLE"     // stream the guest console
 	EnvResultsDir = "KTSTR_RESULTS_DIR" // JSON records
 	EnvMonitor    = "KTSTR_MONITOR"     // 0 switches the host-side monitor off
+	EnvGauntlet   = "KTSTR_GAUNTLET"    // 1 expands every test over presets, profiles and kernels
+	EnvBudget     = "KTSTR_BUDGET_SECS" // the gauntlet's time budget per test
+	EnvShard      = "KTSTR_SHARD"       // i/n: this machine's share of the gauntlet
+	EnvShards     = "KTSTR_SHARDS"      // n, with JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+	EnvOvercommit = "KTSTR_OVERCOMMIT"  // 1 runs gauntlet presets with more vCPUs than host CPUs under KVM
+	EnvList       = "KTSTR_LIST"        // 1: ktstr list's listing mode (nothing boots)
+	// EnvJobIndex is set by Kubernetes in the pods of an Indexed Job.
+	EnvJobIndex = "JOB_COMPLETION_INDEX"
 )
 
 // EnvError is an invalid value of a KTSTR_* variable. It is a mistake of
@@ -60,6 +69,16 @@ type Settings struct {
 	// Monitor is whether the host-side monitor samples the guest (default
 	// on).
 	Monitor bool
+	// Gauntlet expands every test (KTSTR_GAUNTLET); Budget bounds each
+	// test's gauntlet (0: none); Shard, when Sharded, is this machine's
+	// share; Overcommit allows KVM presets above the host's CPU count.
+	Gauntlet   bool
+	Budget     time.Duration
+	Shard      gauntlet.Shard
+	Sharded    bool
+	Overcommit bool
+	// List is ktstr list's mode: Run describes the test and skips it.
+	List bool
 }
 
 // ReadSettings reads and validates the KTSTR_* variables. The error joins
@@ -92,7 +111,12 @@ func ReadSettings() (Settings, error) {
 			bad(EnvScheduler, v, "no such file or directory", "set it to a scheduler binary or a directory of them, or unset it")
 		}
 	}
+	// One VM per two host CPUs, and no more than the memory holds at the
+	// default 2 GiB each.
 	s.Jobs = max(1, runtime.NumCPU()/2)
+	if mem := memAvailableMB(); mem > 0 {
+		s.Jobs = max(1, min(s.Jobs, mem/2048))
+	}
 	if v := os.Getenv(EnvJobs); v != "" {
 		n, err := strconv.Atoi(strings.TrimSpace(v))
 		if err != nil || n < 1 || n > 1024 {
@@ -123,6 +147,31 @@ func ReadSettings() (Settings, error) {
 		}
 		s.Monitor = on || err != nil
 	}
+	boolVar := func(name, fix string, dst *bool) {
+		if v := os.Getenv(name); v != "" {
+			on, err := strconv.ParseBool(strings.TrimSpace(v))
+			if err != nil {
+				bad(name, v, "not a boolean", fix)
+			}
+			*dst = on
+		}
+	}
+	boolVar(EnvGauntlet, "set it to 1 to run the gauntlet, or unset it", &s.Gauntlet)
+	boolVar(EnvOvercommit, "set it to 1 to run presets with more vCPUs than host CPUs under KVM, or unset it", &s.Overcommit)
+	boolVar(EnvList, "unset it (ktstr list sets it)", &s.List)
+	if v := os.Getenv(EnvBudget); v != "" {
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < 0 || n > 30*24*3600 {
+			bad(EnvBudget, v, "not a whole number of seconds", "set it to the seconds each test's gauntlet may take, or unset it for no budget")
+		} else {
+			s.Budget = time.Duration(n) * time.Second
+		}
+	}
+	if sh, ok, err := gauntlet.ShardFromEnv(os.Getenv(EnvShard), os.Getenv(EnvShards), os.Getenv(EnvJobIndex)); err != nil {
+		bad(EnvShard, os.Getenv(EnvShard)+os.Getenv(EnvShards), err.Error(), "set KTSTR_SHARD=i/n, or KTSTR_SHARDS=n with JOB_COMPLETION_INDEX=i")
+	} else {
+		s.Shard, s.Sharded = sh, ok
+	}
 	if v := os.Getenv(EnvResultsDir); v != "" {
 		if !filepath.IsAbs(v) {
 			bad(EnvResultsDir, v, "not an absolute path (go test runs each package in its own directory)", "give an absolute directory")
@@ -139,12 +188,41 @@ type HostEnv struct {
 	Self string
 	// QEMUPath is the QEMU binary.
 	QEMUPath string
-	// Image is the kernel ([kernel.Resolve]).
-	Image kernel.Image
+	// Image is the kernel ([kernel.Resolve]); Images every kernel
+	// KTSTR_KERNEL names (the gauntlet's kernel dimension), Image first.
+	Image  kernel.Image
+	Images []kernel.Image
 	// Accel is the accelerator chosen, and why.
 	Accel vm.Choice
-	// HostCPUs is runtime.NumCPU().
-	HostCPUs int
+	// HostCPUs is runtime.NumCPU(), MemAvailableMB the host's available
+	// memory (/proc/meminfo).
+	HostCPUs       int
+	MemAvailableMB int
+}
+
+// Facts returns the host's facts for the gauntlet's filters, without
+// needing QEMU or a kernel: what ktstr list uses.
+func Facts(s Settings) (gauntlet.Host, error) {
+	accel, err := vm.ChooseAccel(s.Accel)
+	if err != nil {
+		return gauntlet.Host{}, err
+	}
+	return gauntlet.Host{Accel: string(accel.Accel), CPUs: runtime.NumCPU(), MemAvailableMB: memAvailableMB(), Overcommit: s.Overcommit}, nil
+}
+
+// memAvailableMB reads MemAvailable from /proc/meminfo (0 when unknown).
+func memAvailableMB() int {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "MemAvailable:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // HostEnvironment reads the settings and finds what booting a VM needs, in
@@ -156,14 +234,17 @@ func HostEnvironment() (HostEnv, error) {
 	if err != nil {
 		return HostEnv{}, err
 	}
-	env := HostEnv{Settings: s, HostCPUs: runtime.NumCPU()}
+	env := HostEnv{Settings: s, HostCPUs: runtime.NumCPU(), MemAvailableMB: memAvailableMB()}
 	if env.Self, err = os.Executable(); err != nil {
 		return HostEnv{}, fmt.Errorf("find own executable (the guest's init): %w", err)
 	}
 	if env.QEMUPath, err = vm.QEMUBinary(s.QEMU); err != nil {
 		return HostEnv{}, fmt.Errorf("%w: %w", ErrPrerequisite, err)
 	}
-	if env.Image, err = kernel.Resolve(); err != nil {
+	if env.Images, err = kernel.ResolveAll(); err == nil {
+		env.Image = env.Images[0]
+	}
+	if err != nil {
 		if s.Kernel != "" {
 			return HostEnv{}, &EnvError{Var: EnvKernel, Value: s.Kernel, Problem: err.Error(),
 				Fix: "set it to a bzImage, a kernel build directory or a cache key (`ktstr kernel list`), or unset it to use the cached build of the current recipe"}
