@@ -7,12 +7,16 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ktstr-go/ktstr/internal/ksym"
 	"github.com/ktstr-go/ktstr/internal/plan"
 	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/repro"
 	"github.com/ktstr-go/ktstr/internal/runner"
 	"github.com/ktstr-go/ktstr/report"
 	"github.com/ktstr-go/ktstr/verdict"
@@ -166,6 +170,7 @@ func replica(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, i
 			t.Logf("guest: %s", l)
 		}
 	}
+	autoRepro(ctx, t, env, p, id, o, failure)
 	rec := record(env, p, id, t.Name(), iteration, o, failure, judge)
 	if testing.Verbose() && failure == nil && rec.Result != nil && len(rec.Result.Cgroups) > 0 {
 		t.Logf("ktstr: %s", rec.Result)
@@ -188,6 +193,57 @@ func replica(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, i
 		t.Errorf("ktstr: ExpectErr: want %s, but the run failed otherwise: %v", p.Expect, failure)
 	}
 	return failure
+}
+
+// autoRepro reruns a plan whose scheduler failed (repro.Qualifies) in a
+// second VM with probes, when the test and the run allow it, and attaches
+// what the probes found to failure. The first run's verdict is decided
+// before and does not depend on it: a rerun that cannot boot, passes or
+// fails otherwise only says so in the section.
+func autoRepro(ctx context.Context, t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, o *runner.Outcome, failure *verdict.Failure) {
+	t.Helper()
+	if !p.AutoRepro || !env.AutoRepro || o == nil || p.Scheduler == nil || !repro.Qualifies(failure, o.Sched != nil) {
+		return
+	}
+	var sym repro.Symbolizer
+	var has func(string) bool
+	var notes []string
+	if env.Image.Vmlinux == "" {
+		notes = append(notes, "no vmlinux next to the kernel image: kernel functions are not probed or symbolized")
+	} else if syms, err := ksym.Load(env.Image.Vmlinux); err != nil {
+		notes = append(notes, fmt.Sprintf("kernel symbols: %v: kernel functions are not probed or symbolized", err))
+	} else {
+		sym, has = syms.Lookup, syms.Has
+	}
+	var fns []string
+	if has != nil {
+		fns = repro.Functions(append(slices.Clone(failure.Detail), o.Dump...), repro.Tasks(failure.Exit), has)
+	}
+	rp, s := *p, *p.Scheduler
+	s.Probe = &proto.ProbeJob{Functions: fns}
+	rp.Scheduler = &s
+	what := "no kernel function"
+	if len(fns) > 0 {
+		what = strings.Join(fns, ", ")
+	}
+	t.Logf("ktstr: auto-repro: the scheduler failed (%s); rerunning the same plan in a second VM with probes on its callbacks, the dispatch kfuncs, the exit path and %s (KTSTR_AUTO_REPRO=0 or AutoRepro: ktstr.Off turns this off)", failure.Kind, what)
+	ro, rf := boot(ctx, t, env, &rp, id)
+	if interrupted.Load() {
+		select {}
+	}
+	var d time.Duration
+	var rep *proto.ProbeReport
+	if ro != nil {
+		d, rep = ro.End.Sub(ro.Begin), ro.Probe
+	}
+	a := repro.Section(failure, rf, d, rep, sym)
+	a.Notes = append(notes, a.Notes...)
+	failure.AutoRepro = a
+	state := "did not reproduce"
+	if a.Reproduced {
+		state = "reproduced"
+	}
+	t.Logf("ktstr: auto-repro: %s in %.1fs, %d probe event(s) recorded (the section follows the failure)", state, d.Seconds(), a.Total)
 }
 
 // logMonitor says what the host-side monitor did: how much it sampled and
@@ -225,6 +281,10 @@ func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan,
 	tb.Helper()
 	logf := tb.Logf
 	verbose := testing.Verbose()
+	guest := "guest"
+	if p.Scheduler != nil && p.Scheduler.Probe != nil {
+		guest = "auto-repro guest"
+	}
 	hooks := runner.Hooks{
 		Frame: func(_ time.Time, f proto.Envelope) {
 			if f.Type != proto.TypeLog || !verbose {
@@ -232,7 +292,7 @@ func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan,
 			}
 			var l proto.Log
 			if f.Decode(&l) == nil {
-				logf("guest: %s", l.Msg)
+				logf("%s: %s", guest, l.Msg)
 			}
 		},
 		Waiting: func(n int) { logf("ktstr: waiting for one of %d VM slot(s) (KTSTR_JOBS)", n) },
@@ -307,6 +367,9 @@ func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, name string, ite
 		}
 	}
 	r.Monitor, r.Samples, r.MonitorNotes = o.MonitorResult, o.Monitor, o.MonitorNotes
+	if failure != nil {
+		r.AutoRepro = failure.AutoRepro
+	}
 	if o.KernelWatchdogRead {
 		r.KernelWatchdog = o.KernelWatchdog
 	}

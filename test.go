@@ -71,7 +71,16 @@ type Test struct {
 	RequiresSMT  Bool
 
 	// Execution.
-	AutoRepro        Bool // re-run with probes after a crash; default on (no effect yet)
+	//
+	// AutoRepro (default on): when the scheduler under test fails (the
+	// kernel ejects it, it dies, or a check fails while it is attached),
+	// the same plan boots again in a second VM with probes on the
+	// scheduler's callbacks, the dispatch kfuncs, the kernel's exit path
+	// and the kernel functions the failure's backtraces name, and the
+	// failure gains an auto-repro section: whether it reproduced, and the
+	// decoded last events of the task involved. The first run's verdict
+	// does not depend on it. ExpectErr and KTSTR_AUTO_REPRO=0 turn it off.
+	AutoRepro        Bool
 	Replicas         int  // times to run; default 1
 	PerformanceMode  bool // pin vCPUs, hugepages, RT vCPU threads; not supported yet: true is rejected
 	DurationS        int  // per-scenario duration in seconds; default 2

@@ -57,7 +57,8 @@ func TestWatchdogStallNamesTask(t *testing.T) {
 	t.Parallel()
 	const watchdogS = 3
 	w := time.Duration(watchdogS * overcommit(2) * float64(time.Second))
-	test := ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), WatchdogTimeoutS: watchdogS, DurationS: 10, MemoryMB: 512}
+	// Auto-repro is TestFailureModes' business (sched-stall).
+	test := ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), WatchdogTimeoutS: watchdogS, DurationS: 10, MemoryMB: 512, AutoRepro: ktstr.Off}
 	err := ktstr.RunE(t, test, sleepFor)
 	if ktstr.InGuest() {
 		return
@@ -84,7 +85,7 @@ func TestWatchdogStallNamesTask(t *testing.T) {
 // reason. Before, only the exit status was checked after the stop.
 func TestLateEjection(t *testing.T) {
 	t.Parallel()
-	err := ktstr.RunE(t, ktstr.Test{Scheduler: withArgs(fixture, "--error-on-exit"), MemoryMB: 512}, sleepFor)
+	err := ktstr.RunE(t, ktstr.Test{Scheduler: withArgs(fixture, "--error-on-exit"), MemoryMB: 512, AutoRepro: ktstr.Off}, sleepFor)
 	if ktstr.InGuest() {
 		return
 	}
@@ -98,7 +99,7 @@ func TestLateEjection(t *testing.T) {
 // spread check, and by nothing else: not as a gap, a stall or an ejection.
 func TestDegradedIsSpread(t *testing.T) {
 	t.Parallel()
-	test := ktstr.Test{Scheduler: &fixture, RequiredFlags: []ktstr.FlagName{"degrade", "harsh"}, Cores: 2, MemoryMB: 512}
+	test := ktstr.Test{Scheduler: &fixture, RequiredFlags: []ktstr.FlagName{"degrade", "harsh"}, Cores: 2, MemoryMB: 512, AutoRepro: ktstr.Off}
 	err := ktstr.RunE(t, test, func(ctx *ktstr.Ctx) (ktstr.AssertResult, error) {
 		return ktstr.ExecuteDefs(ctx, ktstr.CgroupDef{Name: "shared", Workers: 2, Cpuset: scenario.CPUs(1)})
 	})

@@ -67,6 +67,9 @@ type Record struct {
 	Monitor      *verify.Result        `json:"monitor,omitempty"`
 	Samples      *verify.MonitorSeries `json:"samples,omitempty"`
 	MonitorNotes []string              `json:"monitor_notes,omitempty"`
+	// AutoRepro is what the automatic rerun with probes found, events and
+	// all (nil when there was none).
+	AutoRepro *verdict.AutoRepro `json:"auto_repro,omitempty"`
 	// BootToFn is from Run starting to the test function starting in the
 	// guest; Total to QEMU exiting.
 	BootToFn time.Duration `json:"boot_to_fn_ns"`
@@ -191,6 +194,13 @@ func Summarize(w io.Writer, recs []Record) error {
 		why := firstUseful(r.Failure)
 		if r.Passed && r.ExpectErr {
 			why = "failed as expected: " + why
+		}
+		if a := r.AutoRepro; a != nil {
+			if a.Reproduced {
+				why = "[auto-repro: reproduced] " + why
+			} else {
+				why = "[auto-repro: not reproduced] " + why
+			}
 		}
 		if len(why) > 100 {
 			why = why[:97] + "..."

@@ -137,9 +137,9 @@ func (e Exit) String() string {
 
 // Failure is a failed run: its kind and the evidence.
 //
-// %v prints the summary, then the log lines that explain it (Detail) and,
-// for failures the guest could not explain itself, the last 40 console
-// lines; %+v prints the whole console tail kept and the QEMU command too.
+// %v prints the summary, then the log lines that explain it (Detail), for
+// failures the guest could not explain itself the last 40 console lines,
+// and the auto-repro section; %+v prints the whole console tail kept and the QEMU command too.
 type Failure struct {
 	Kind Kind `json:"kind"`
 	// Summary is one line for a person.
@@ -158,6 +158,9 @@ type Failure struct {
 	Console []string `json:"console,omitempty"`
 	// Command is the QEMU command line, for reproducing by hand.
 	Command string `json:"command,omitempty"`
+	// AutoRepro is what the automatic rerun with probes found (nil when
+	// there was none: see ktstr.Test.AutoRepro).
+	AutoRepro *AutoRepro `json:"auto_repro,omitempty"`
 }
 
 // New returns a failure of kind k with a formatted summary.
@@ -191,6 +194,9 @@ func (f *Failure) Format(s fmt.State, verb rune) {
 	// The console explains what the guest could not report itself.
 	if len(console) > 0 && (s.Flag('+') || len(f.Detail) == 0 || !f.Kind.AboutSystemUnderTest()) {
 		fmt.Fprintf(s, "\n--- guest console (last %d lines) ---\n%s", len(console), strings.Join(console, "\n"))
+	}
+	if f.AutoRepro != nil {
+		f.AutoRepro.write(s)
 	}
 	if s.Flag('+') && f.Command != "" {
 		fmt.Fprintf(s, "\n--- QEMU command ---\n%s", f.Command)

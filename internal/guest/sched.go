@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/proto"
+	"github.com/ktstr-go/ktstr/internal/repro"
 	"github.com/ktstr-go/ktstr/verdict"
 )
 
@@ -40,11 +41,18 @@ func (s *session) runScheduled() *verdict.Failure {
 	}
 	// The sentinel is ready before the scheduler starts, so it sees the
 	// scheduler enabled however fast it stalls.
-	sentinel, err := startSentinel(sj.OpsNames, b.SentinelReady, s.reaper.start)
+	// In an auto-repro run it also holds the probes: the exit trigger and
+	// the kernel functions before the scheduler starts, its callbacks as
+	// soon as it registers them. Their report goes to the host whatever
+	// happens next.
+	sentinel, err := startSentinel(sj.OpsNames, sj.Probe, b.SentinelReady, s.reaper.start)
 	if err != nil {
 		return verdict.New(verdict.HarnessError, "%v", err)
 	}
 	defer sentinel.Stop()
+	if sj.Probe != nil {
+		defer func() { s.sendProbes(sentinel, kmsg.Lines(), sj.OpsNames, b.Settle) }()
+	}
 	p, err := launch(sj, s.reaper.start, os.Stdout)
 	if err != nil {
 		return verdict.New(verdict.SchedulerStartFailed, "%v", err)
@@ -129,6 +137,16 @@ func (s *session) runScheduled() *verdict.Failure {
 		return fail(kind, "scheduler %s was disabled by the kernel at the end of the test, not by the harness's stop", sj.Name)
 	}
 	return testFailure
+}
+
+// sendProbes sends what the probes recorded of the tasks the kernel's exit
+// names (with none, of the task that triggered the exit).
+func (s *session) sendProbes(sentinel *Sentinel, kmsg, names []string, limit time.Duration) {
+	r, err := sentinel.Probes(repro.Tasks(exitOf(kmsg, names)), limit)
+	if err != nil {
+		r = &proto.ProbeReport{Notes: []string{"no probe report: " + err.Error()}}
+	}
+	_ = s.out.Send(proto.TypeProbe, r)
 }
 
 // armWatchdog asks the kernel for a watchdog of d for the next scheduler

@@ -3,6 +3,7 @@ package guest
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/ktstr-go/ktstr/internal/probe"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/internal/threads"
 )
@@ -33,7 +35,17 @@ const SentinelPeriod = 10 * time.Millisecond
 
 type sentinelConfig struct {
 	Names []string `json:"names"` // ops names that count as this scheduler
+	// Probe, for an auto-repro run, makes the sentinel attach the probes
+	// (package probe) before it is ready, and the scheduler's callback
+	// probes as soon as the scheduler registers them: real-time, it does
+	// so however fast the scheduler stalls, and keeps draining the ring
+	// buffer while it does.
+	Probe *proto.ProbeJob `json:"probe,omitempty"`
 }
+
+// probePeriod is how often the sentinel looks for the scheduler's
+// struct_ops map to probe its callbacks.
+const probePeriod = time.Millisecond
 
 // Sentinel is the host side of the sentinel process.
 type Sentinel struct {
@@ -43,6 +55,8 @@ type Sentinel struct {
 	ready     chan struct{}
 	attached  atomic.Bool
 	left      atomic.Pointer[string]
+	probeErr  atomic.Pointer[string]
+	probes    chan *proto.ProbeReport
 	stopOnce  sync.Once
 	stopLimit time.Duration
 }
@@ -50,12 +64,12 @@ type Sentinel struct {
 // startSentinel starts the sentinel for a scheduler whose ops name is one
 // of names (with or without an "scx_" prefix), and returns once it is
 // ready, waiting at most ready (also how long Stop waits for it to exit).
-func startSentinel(names []string, ready time.Duration, start starter) (*Sentinel, error) {
+func startSentinel(names []string, probe *proto.ProbeJob, ready time.Duration, start starter) (*Sentinel, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("sentinel: %w", err)
 	}
-	cfg, _ := json.Marshal(sentinelConfig{Names: names})
+	cfg, _ := json.Marshal(sentinelConfig{Names: names, Probe: probe})
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), proto.EnvRole+"="+proto.RoleSentinel, envSentinel+"="+string(cfg))
 	cmd.Stderr = os.Stderr
@@ -71,7 +85,7 @@ func startSentinel(names []string, ready time.Duration, start starter) (*Sentine
 	if err != nil {
 		return nil, fmt.Errorf("sentinel: %w", err)
 	}
-	s := &Sentinel{cmd: cmd, stdin: in, exited: exited, ready: make(chan struct{}), stopLimit: ready}
+	s := &Sentinel{cmd: cmd, stdin: in, exited: exited, ready: make(chan struct{}), stopLimit: ready, probes: make(chan *proto.ProbeReport, 1)}
 	go s.read(out)
 	select {
 	case <-s.ready:
@@ -86,6 +100,7 @@ func startSentinel(names []string, ready time.Duration, start starter) (*Sentine
 
 func (s *Sentinel) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, proto.MaxFrame)
 	for sc.Scan() {
 		ev, arg, _ := strings.Cut(sc.Text(), " ")
 		switch ev {
@@ -95,7 +110,45 @@ func (s *Sentinel) read(r io.Reader) {
 			s.attached.Store(true)
 		case "left":
 			s.left.Store(&arg)
+		case "probe-error":
+			s.probeErr.Store(&arg)
+		case "probe":
+			r := new(proto.ProbeReport)
+			if err := json.Unmarshal([]byte(arg), r); err != nil {
+				msg := "bad probe report: " + err.Error()
+				s.probeErr.Store(&msg)
+				r = nil
+			}
+			select {
+			case s.probes <- r:
+			default:
+			}
 		}
+	}
+	close(s.probes)
+}
+
+// Probes asks the sentinel of an auto-repro run for what its probes
+// recorded, the events of the tasks pids first, waiting at most limit.
+func (s *Sentinel) Probes(pids []int, limit time.Duration) (*proto.ProbeReport, error) {
+	if p := s.probeErr.Load(); p != nil {
+		return nil, errors.New(*p)
+	}
+	b, _ := json.Marshal(pids)
+	if _, err := fmt.Fprintf(s.stdin, "report %s\n", b); err != nil {
+		return nil, fmt.Errorf("ask the sentinel for the probe report: %w", err)
+	}
+	select {
+	case r, ok := <-s.probes:
+		if !ok || r == nil {
+			if p := s.probeErr.Load(); p != nil {
+				return nil, errors.New(*p)
+			}
+			return nil, errors.New("the sentinel sent no probe report")
+		}
+		return r, nil
+	case <-time.After(limit):
+		return nil, fmt.Errorf("no probe report from the sentinel within %s", limit)
 	}
 }
 
@@ -140,9 +193,40 @@ func SentinelMain() int {
 	if err := makeRealtime(); err != nil {
 		fmt.Fprintln(os.Stderr, "ktstr sentinel: cannot run real-time, a stalled scheduler may starve it:", err)
 	}
-	emit := func(ev string, arg ...string) { fmt.Println(strings.Join(append([]string{ev}, arg...), " ")) }
-	go func() { // the harness closes stdin to stop the sentinel
-		_, _ = io.Copy(io.Discard, os.Stdin)
+	var mu sync.Mutex
+	emit := func(ev string, arg ...string) {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Println(strings.Join(append([]string{ev}, arg...), " "))
+	}
+	var probes *probe.Session
+	stop := make(chan struct{})
+	if cfg.Probe != nil {
+		var err error
+		if probes, err = probe.Start(cfg.Probe.Functions); err != nil {
+			emit("probe-error", err.Error())
+		} else {
+			go probes.WatchScheduler(stop, probePeriod)
+		}
+	}
+	go func() { // the harness asks for the probe report, and closes stdin to stop the sentinel
+		sc := bufio.NewScanner(os.Stdin)
+		for sc.Scan() {
+			cmd, arg, _ := strings.Cut(sc.Text(), " ")
+			if cmd != "report" || probes == nil {
+				continue
+			}
+			var pids []int
+			_ = json.Unmarshal([]byte(arg), &pids)
+			close(stop)
+			b, err := json.Marshal(probes.Report(pids))
+			if err != nil {
+				emit("probe-error", err.Error())
+				continue
+			}
+			emit("probe", string(b))
+			probes = nil
+		}
 		os.Exit(0)
 	}()
 	emit("ready")

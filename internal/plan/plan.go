@@ -32,7 +32,8 @@ type Plan struct {
 	Checks verify.Config
 	// Constraints are the merged gauntlet constraints.
 	Constraints gauntlet.Constraints
-	// AutoRepro is whether a failure reruns with probes (not built yet).
+	// AutoRepro is whether a scheduler's failure reruns with probes
+	// (repro.Qualifies says which failures do).
 	AutoRepro bool
 	// Expect is the failure the test expects (ExpectErr), nil when the run
 	// must pass.
@@ -79,6 +80,8 @@ type Scheduler struct {
 	Watchdog time.Duration
 	// BpfMapWrite is applied after the scheduler attaches.
 	BpfMapWrite *proto.BpfMapWrite
+	// Probe makes the run an auto-repro run (nil for a first run).
+	Probe *proto.ProbeJob
 }
 
 // Profile is one flag profile with the scheduler's whole command line for

@@ -58,6 +58,7 @@ const (
 	TypeConfine = "confine" // test process: workers are (or no longer are) confined to some CPUs: Confine
 	TypeTopo    = "topo"    // init: topology.Observed, for KindTopo jobs
 	TypeDump    = "dump"    // init: a line of the kernel's sched_ext dump: Log
+	TypeProbe   = "probe"   // init: what the auto-repro probes recorded: ProbeReport
 	TypeDone    = "done"    // init: last frame of every run: Done
 )
 
@@ -74,7 +75,7 @@ func FromTestProcess(typ string) bool {
 // KnownType reports whether typ is a frame type of this protocol.
 func KnownType(typ string) bool {
 	switch typ {
-	case TypeHello, TypeLog, TypeSched, TypeStarted, TypeResult, TypeConfine, TypeTopo, TypeDump, TypeDone:
+	case TypeHello, TypeLog, TypeSched, TypeStarted, TypeResult, TypeConfine, TypeTopo, TypeDump, TypeProbe, TypeDone:
 		return true
 	}
 	return false
@@ -118,6 +119,67 @@ type SchedulerJob struct {
 	OpsNames []string `json:"ops_names"`
 	// BpfMapWrite is applied after the scheduler attaches.
 	BpfMapWrite *BpfMapWrite `json:"bpf_map_write,omitempty"`
+	// Probe, when set, makes this an auto-repro run: probes are attached
+	// (package probe) and their report comes back in a probe frame.
+	Probe *ProbeJob `json:"probe,omitempty"`
+}
+
+// ProbeJob is what an auto-repro run probes.
+type ProbeJob struct {
+	// Functions are kernel functions to kprobe: those the first run's
+	// failure named.
+	Functions []string `json:"functions,omitempty"`
+}
+
+// Probe event kinds (the BPF side's enum event_kind).
+const (
+	ProbeExit          = 1  // the kernel claims the scheduler's exit: A[0] exit kind, A[1] exit code
+	ProbeFunc          = 2  // a probed kernel function: A[0] its address
+	ProbeDispatch      = 3  // scx_bpf_dispatch: A[0] DSQ id, A[1] slice, A[2] enqueue flags
+	ProbeDispatchVtime = 4  // scx_bpf_dispatch_vtime: as ProbeDispatch, Ret the vtime
+	ProbeConsume       = 5  // scx_bpf_consume: A[0] DSQ id, Ret whether a task was consumed
+	ProbeSelectCPU     = 10 // ops.select_cpu: A[0] prev CPU, A[1] wake flags, Ret the CPU chosen
+	ProbeEnqueue       = 11 // ops.enqueue: A[0] enqueue flags
+	ProbeDequeue       = 12 // ops.dequeue: A[0] dequeue flags
+	ProbeCBDispatch    = 13 // ops.dispatch: A[0] the CPU, the task is prev
+	ProbeRunnable      = 14 // ops.runnable: A[0] enqueue flags
+	ProbeRunning       = 15 // ops.running
+	ProbeStopping      = 16 // ops.stopping: A[0] still runnable
+	ProbeQuiescent     = 17 // ops.quiescent: A[0] dequeue flags
+)
+
+// ProbeEvent is one event the probes recorded. A[3] holds the first 64
+// bits of the task's allowed CPUs for events about a task.
+type ProbeEvent struct {
+	At   time.Duration `json:"at"` // guest monotonic clock
+	Kind int           `json:"kind"`
+	CPU  int           `json:"cpu"`
+	PID  int           `json:"pid,omitempty"`
+	Cur  int           `json:"cur,omitempty"`
+	Comm string        `json:"comm,omitempty"`
+	A    [4]uint64     `json:"a"`
+	Ret  int64         `json:"ret,omitempty"`
+}
+
+// ProbeReport is what an auto-repro run's probes recorded.
+type ProbeReport struct {
+	// Tasks are the tasks whose events Events holds (those the failure
+	// involves), Exits the exit triggers seen.
+	Tasks  []int        `json:"tasks,omitempty"`
+	Events []ProbeEvent `json:"events,omitempty"`
+	Exits  []ProbeEvent `json:"exits,omitempty"`
+	// Recent are the last events of any task, for what ran on the CPU
+	// that triggered the exit (without kernel function hits: Funcs has
+	// the last hit of each function, FuncHits counts them by address).
+	Recent   []ProbeEvent      `json:"recent,omitempty"`
+	Funcs    []ProbeEvent      `json:"funcs,omitempty"`
+	FuncHits map[uint64]uint64 `json:"func_hits,omitempty"`
+	// Total counts every event, Lost those the ring buffer dropped.
+	Total int    `json:"total"`
+	Lost  uint64 `json:"lost,omitempty"`
+	// Attached lists the probes attached; Notes what could not be.
+	Attached []string `json:"attached,omitempty"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // BpfMapWrite writes Value at Key of the loaded map named Map.

@@ -36,6 +36,7 @@ const (
 	EnvShards     = "KTSTR_SHARDS"      // n, with JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
 	EnvOvercommit = "KTSTR_OVERCOMMIT"  // 1 runs gauntlet presets with more vCPUs than host CPUs under KVM
 	EnvList       = "KTSTR_LIST"        // 1: ktstr list's listing mode (nothing boots)
+	EnvAutoRepro  = "KTSTR_AUTO_REPRO"  // 0 switches auto-repro off for the whole run
 	// EnvJobIndex is set by Kubernetes in the pods of an Indexed Job.
 	EnvJobIndex = "JOB_COMPLETION_INDEX"
 )
@@ -79,12 +80,15 @@ type Settings struct {
 	Overcommit bool
 	// List is ktstr list's mode: Run describes the test and skips it.
 	List bool
+	// AutoRepro is whether a scheduler's failure reruns with probes
+	// (default on; a test's AutoRepro and ExpectErr decide too).
+	AutoRepro bool
 }
 
 // ReadSettings reads and validates the KTSTR_* variables. The error joins
 // one *EnvError per invalid variable.
 func ReadSettings() (Settings, error) {
-	s := Settings{Monitor: true}
+	s := Settings{Monitor: true, AutoRepro: true}
 	var errs []error
 	bad := func(v, val, problem, fix string) {
 		errs = append(errs, &EnvError{Var: v, Value: val, Problem: problem, Fix: fix})
@@ -156,6 +160,7 @@ func ReadSettings() (Settings, error) {
 			*dst = on
 		}
 	}
+	boolVar(EnvAutoRepro, "set it to 0 to switch auto-repro off, or unset it", &s.AutoRepro)
 	boolVar(EnvGauntlet, "set it to 1 to run the gauntlet, or unset it", &s.Gauntlet)
 	boolVar(EnvOvercommit, "set it to 1 to run presets with more vCPUs than host CPUs under KVM, or unset it", &s.Overcommit)
 	boolVar(EnvList, "unset it (ktstr list sets it)", &s.List)

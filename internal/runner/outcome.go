@@ -56,6 +56,9 @@ type Outcome struct {
 	// Dump holds the first lines of the kernel's sched_ext dumps the guest
 	// forwarded (at an ejection, or when the monitor asked for one).
 	Dump []string
+	// Probe is what an auto-repro run's probes recorded (nil for other
+	// runs, or when the guest sent nothing).
+	Probe *proto.ProbeReport
 	// Monitor is what the host-side monitor sampled (nil when it did not
 	// run), MonitorResult its checks' verdict, MonitorNotes why something
 	// was not checked; MonitorCPU is the host CPU time the samples took.
@@ -116,7 +119,7 @@ func (o *Outcome) frameErr(err error) {
 
 // take records one frame, refusing the ones the protocol does not allow:
 // unknown types, anything after Done, a Hello that is not first, and a
-// second Hello, Sched, Started, Result, Topo or Done.
+// second Hello, Sched, Started, Result, Topo, Probe or Done.
 func (o *Outcome) take(at time.Time, f proto.Envelope) error {
 	if o.Done != nil {
 		return fmt.Errorf("a %q frame after the done frame", f.Type)
@@ -195,6 +198,12 @@ func (o *Outcome) take(at time.Time, f proto.Envelope) error {
 		if len(o.Dump) < keptDump {
 			o.Dump = append(o.Dump, l.Msg)
 		}
+	case proto.TypeProbe:
+		if err := once(o.Probe != nil); err != nil {
+			return err
+		}
+		o.Probe = new(proto.ProbeReport)
+		return f.Decode(o.Probe)
 	case proto.TypeDone:
 		if o.monitor != nil {
 			o.monitor.stopped()

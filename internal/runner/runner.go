@@ -16,6 +16,7 @@
 //	KTSTR_CONSOLE      stream the guest console into the test log
 //	KTSTR_RESULTS_DIR  write one JSON record per VM run there (absolute)
 //	KTSTR_MONITOR      0 switches the host-side monitor off (default on)
+//	KTSTR_AUTO_REPRO   0 switches auto-repro off (default on)
 package runner
 
 import (
@@ -148,7 +149,7 @@ func Job(p *plan.Plan, id RunID, b budget.Budget) proto.Job {
 	if s := p.Scheduler; s != nil {
 		job.Scheduler = &proto.SchedulerJob{
 			Name: s.Name, Path: s.GuestPath, Args: s.Args, Profile: s.Profile, OpsNames: s.OpsNames,
-			BpfMapWrite: s.BpfMapWrite,
+			BpfMapWrite: s.BpfMapWrite, Probe: s.Probe,
 		}
 	}
 	if p.Kind == proto.KindTest {
