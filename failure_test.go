@@ -82,6 +82,8 @@ func TestHelperFailure(t *testing.T) {
 		"sched-stall-expect-err": {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512, DurationS: 8, ExpectErr: true}, sleepFor},
 		"sched-stall-off":        {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512, DurationS: 8, AutoRepro: ktstr.Off}, sleepFor},
 		"sched-pass":             {ktstr.Test{Scheduler: &fixture, MemoryMB: 512}, sleepFor},
+		"perf-1vcpu":             {ktstr.Test{PerformanceMode: true, LLCs: 1, Cores: 1, MemoryMB: 256, DurationS: 3}, sleepFor},
+		"perf-too-big":           {ktstr.Test{PerformanceMode: true, LLCs: 1, Cores: 64, MemoryMB: 256}, sleepFor},
 		"sched-error-on-exit":    {ktstr.Test{Scheduler: withArgs(fixture, "--error-on-exit"), MemoryMB: 512}, sleepFor},
 		"sched-exits":            {ktstr.Test{Scheduler: withArgs(fixture, "--no-such-flag"), MemoryMB: 512}, sleepFor},
 		"sched-never-attaches": {ktstr.Test{Scheduler: &ktstr.Scheduler{Name: "tail", Binary: ktstr.Path(hostPath("tail")),

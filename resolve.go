@@ -139,9 +139,7 @@ func resolve(t Test) (*plan.Plan, error) {
 		bad("merged topology constraints: %w", err)
 	}
 
-	if t.PerformanceMode {
-		bad("PerformanceMode: not supported yet (vCPU pinning, hugepages and RT vCPU threads are not implemented); leave it false")
-	}
+	p.Performance = t.PerformanceMode
 	if t.ExpectErr || t.ExpectFailure != (Expect{}) {
 		e := t.ExpectFailure
 		if err := e.Validate(); err != nil {

@@ -48,7 +48,6 @@ func TestResolveValidation(t *testing.T) {
 		{"spread above 100", Test{MaxSpreadPct: Val(150)}, "MaxSpreadPct is 150"},
 		{"fractional samples", Test{SustainedSamples: Val(1.5)}, "SustainedSamples is 1.5"},
 		{"disabled threshold", Test{MaxGapMs: Disabled}, ""},
-		{"performance mode", Test{PerformanceMode: true}, "PerformanceMode: not supported yet"},
 		{"bad Bool", Test{NotStarved: Bool(7)}, "NotStarved is Bool(7)"},
 		{"unknown required flag", Test{Scheduler: sched, RequiredFlags: []FlagName{"nope"}}, `RequiredFlags: unknown flag "nope"`},
 		{"no valid profile", Test{Scheduler: sched, RequiredFlags: []FlagName{"steal"}, ExcludedFlags: []FlagName{"llc"}}, `required flag "steal" needs "llc", which is excluded`},

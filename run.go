@@ -14,11 +14,13 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/ksym"
+	"github.com/ktstr-go/ktstr/internal/perf"
 	"github.com/ktstr-go/ktstr/internal/plan"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/internal/repro"
 	"github.com/ktstr-go/ktstr/internal/runner"
 	"github.com/ktstr-go/ktstr/report"
+	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/verdict"
 	"github.com/ktstr-go/ktstr/verify"
 )
@@ -296,6 +298,13 @@ func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan,
 			}
 		},
 		Waiting: func(n int) { logf("ktstr: waiting for one of %d VM slot(s) (KTSTR_JOBS)", n) },
+		WaitingCPUs: func(cpus []int) {
+			if cpus == nil {
+				logf("ktstr: waiting for a host CPU: performance-mode VMs hold them all")
+				return
+			}
+			logf("ktstr: performance mode: waiting for host CPU(s) %s, held by another VM", topology.FormatList(cpus))
+		},
 	}
 	if env.Console {
 		hooks.Console = func(line string) { logf("console: %s", line) }
@@ -311,10 +320,45 @@ func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan,
 		logf("ktstr: warning: kernel %s is not the current recipe's build (%s)", kernelName(env), env.Image.Stale)
 	}
 	o, err := runner.Run(ctx, *env, p, id, hooks)
+	if perf.IsUnfit(err) {
+		if env.PerfRequired && ciMode() {
+			tb.Fatalf("ktstr: %v (CI=true and KTSTR_PERF_REQUIRED=1: this host is meant to run performance mode)", err)
+		}
+		tb.Skipf("ktstr: skipping: %v", err)
+	}
 	if err != nil {
 		return nil, verdict.New(verdict.HarnessError, "could not start the VM: %v", err)
 	}
+	logPlacement(tb, o)
 	return o, o.Failure()
+}
+
+// logPlacement says what performance mode got: each vCPU thread's CPU and
+// policy as read back from /proc while the VM ran, the service CPU, the
+// memory, and what the host could not give.
+func logPlacement(tb testing.TB, o *runner.Outcome) {
+	tb.Helper()
+	pl, pin := o.Placement, o.Pinned
+	if pl == nil {
+		return
+	}
+	if pin == nil {
+		tb.Logf("ktstr: performance mode: the VM ended before its threads were pinned")
+		return
+	}
+	var vcpus []string
+	for _, t := range pin.VCPUs {
+		vcpus = append(vcpus, fmt.Sprintf("vCPU %d: %s", t.Index, t))
+	}
+	mem := "normal pages"
+	if pin.Hugepages {
+		mem = "2 MiB hugepages"
+	}
+	tb.Logf("ktstr: performance mode: %s; %d other QEMU thread(s) and the harness's on service CPU %d; RAM from %s bound to host node(s) %v",
+		strings.Join(vcpus, ", "), len(pin.Service), pl.Service, mem, pin.HostNodes)
+	for _, n := range append(slices.Clone(pl.Notes), pin.Warnings...) {
+		tb.Logf("ktstr: performance mode: %s", n)
+	}
 }
 
 func kernelName(env *runner.HostEnv) string {
@@ -369,6 +413,13 @@ func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, name string, ite
 	r.Monitor, r.Samples, r.MonitorNotes = o.MonitorResult, o.Monitor, o.MonitorNotes
 	if failure != nil {
 		r.AutoRepro = failure.AutoRepro
+	}
+	if o.Pinned != nil {
+		pin := *o.Pinned
+		if o.Placement != nil {
+			pin.Warnings = append(slices.Clone(o.Placement.Notes), pin.Warnings...)
+		}
+		r.Performance = &pin
 	}
 	if o.KernelWatchdogRead {
 		r.KernelWatchdog = o.KernelWatchdog

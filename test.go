@@ -80,11 +80,19 @@ type Test struct {
 	// failure gains an auto-repro section: whether it reproduced, and the
 	// decoded last events of the task involved. The first run's verdict
 	// does not depend on it. ExpectErr and KTSTR_AUTO_REPRO=0 turn it off.
-	AutoRepro        Bool
-	Replicas         int  // times to run; default 1
-	PerformanceMode  bool // pin vCPUs, hugepages, RT vCPU threads; not supported yet: true is rejected
-	DurationS        int  // per-scenario duration in seconds; default 2
-	WorkersPerCgroup int  // default 2
+	AutoRepro Bool
+	Replicas  int // times to run; default 1
+	// PerformanceMode pins each vCPU thread to a host CPU of its own
+	// (virtual LLCs on distinct host LLCs where the host has enough),
+	// runs vCPU threads SCHED_FIFO with QEMU's other threads and the
+	// harness's on a reserved service CPU above them, backs guest RAM with
+	// 2 MiB hugepages when enough are free, binds it to the pinned CPUs'
+	// NUMA nodes, and keeps every other VM off those CPUs. A host with
+	// fewer CPUs than vCPUs + 1 skips the test (fails it under CI=true
+	// with KTSTR_PERF_REQUIRED=1).
+	PerformanceMode  bool
+	DurationS        int // per-scenario duration in seconds; default 2
+	WorkersPerCgroup int // default 2
 	// ExpectErr inverts the outcome: the test passes only if the run fails
 	// with a verdict about the system under test: a check failed, the test
 	// function returned an error or panicked, or the scheduler failed to

@@ -21,6 +21,7 @@ import (
 
 	"github.com/ktstr-go/ktstr/verdict"
 	"github.com/ktstr-go/ktstr/verify"
+	"github.com/ktstr-go/ktstr/vm"
 )
 
 // Record is the outcome of one VM run.
@@ -67,6 +68,10 @@ type Record struct {
 	Monitor      *verify.Result        `json:"monitor,omitempty"`
 	Samples      *verify.MonitorSeries `json:"samples,omitempty"`
 	MonitorNotes []string              `json:"monitor_notes,omitempty"`
+	// Performance is what performance mode got, read back while the VM
+	// ran: each vCPU thread's CPU and policy, the memory, what the host
+	// could not give (nil without performance mode).
+	Performance *vm.Pinned `json:"performance,omitempty"`
 	// AutoRepro is what the automatic rerun with probes found, events and
 	// all (nil when there was none).
 	AutoRepro *verdict.AutoRepro `json:"auto_repro,omitempty"`

@@ -57,6 +57,19 @@ type Config struct {
 	Tasks []func(ctx context.Context, v *VM) error
 	// ExtraArgs are appended to the QEMU command line.
 	ExtraArgs []string
+	// HostCPUs, when set, are the host CPUs QEMU may run on.
+	HostCPUs []int
+	// Pinning places each of QEMU's threads (performance mode); nil
+	// leaves them to the host's scheduler within HostCPUs.
+	Pinning *Pinning
+}
+
+// hostCPUs is the CPU affinity QEMU starts with.
+func (c *Config) hostCPUs() []int {
+	if c.Pinning != nil {
+		return c.Pinning.cpus()
+	}
+	return c.HostCPUs
 }
 
 // Port is a virtio-serial port (guest to host) and the task that reads it.
@@ -130,8 +143,21 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("vm config: task %d is nil", i)
 		}
 	}
-	if _, err := c.nodeMemory(); err != nil {
+	sizes, err := c.nodeMemory()
+	if err != nil {
 		return err
+	}
+	if p := c.Pinning; p != nil {
+		if len(p.VCPUs) != c.Topology.CPUs() {
+			return fmt.Errorf("vm config: pinning places %d vCPUs, the topology has %d", len(p.VCPUs), c.Topology.CPUs())
+		}
+		if p.Hugepages {
+			for n, s := range sizes {
+				if s%(2<<20) != 0 {
+					return fmt.Errorf("vm config: hugepages: node %d's %d bytes of RAM are not a whole number of 2 MiB pages", n, s)
+				}
+			}
+		}
 	}
 	for _, a := range c.Cmdline {
 		if a == "" || strings.ContainsAny(a, " \t\n\r\v\f") {
@@ -210,7 +236,20 @@ func (c *Config) Args() ([]string, error) {
 	// QEMU map it shared, so the host sees what the guest writes.
 	args = append(args, "-m", strconv.Itoa(c.MemoryMB)+"M")
 	for n, size := range sizes {
-		args = append(args, "-object", fmt.Sprintf("memory-backend-file,id=%s,size=%d,mem-path=/dev/fd/%d,share=on", memdevs[n], size, c.memoryFD(n)))
+		obj := fmt.Sprintf("memory-backend-file,id=%s,size=%d,mem-path=/dev/fd/%d,share=on", memdevs[n], size, c.memoryFD(n))
+		if p := c.Pinning; p != nil && n < len(p.HostNodes) && len(p.HostNodes[n]) > 0 {
+			// Bound to the host nodes of its vCPUs' CPUs (QEMU mbinds the
+			// mapping); a list property, one range per key.
+			for _, r := range strings.Split(hostNodes(p.HostNodes[n]), ",") {
+				obj += ",host-nodes=" + r
+			}
+			obj += ",policy=bind"
+		}
+		args = append(args, "-object", obj)
+	}
+	if c.Pinning != nil {
+		// Paused until every vCPU thread is on its CPU (VM.pin).
+		args = append(args, "-S")
 	}
 	args = append(args, topo...)
 	cmdline := append(append([]string{}, LauncherCmdline...), c.Cmdline...)

@@ -113,16 +113,22 @@ type Memory struct {
 	ranges []MemRange // ascending GPA
 	maps   [][]byte   // each node's RAM, nil once released
 	files  []*os.File // each node's memfd, closed once QEMU has it
+	huge   bool       // backed by 2 MiB hugepages
 }
 
 // newMemory creates one sealed memfd per node of the given sizes (bytes),
-// maps each read-only and shared, and lays them out as q35 does.
-func newMemory(nodeSizes []uint64) (_ *Memory, err error) {
+// from 2 MiB hugepages when huge is set, maps each read-only and shared,
+// and lays them out as q35 does.
+func newMemory(nodeSizes []uint64, huge bool) (_ *Memory, err error) {
 	ranges, err := q35Layout(nodeSizes)
 	if err != nil {
 		return nil, err
 	}
-	m := &Memory{ranges: ranges}
+	m := &Memory{ranges: ranges, huge: huge}
+	flags := unix.MFD_CLOEXEC | unix.MFD_ALLOW_SEALING
+	if huge {
+		flags |= unix.MFD_HUGETLB | unix.MFD_HUGE_2MB
+	}
 	defer func() {
 		if err != nil {
 			m.closeFiles()
@@ -130,7 +136,7 @@ func newMemory(nodeSizes []uint64) (_ *Memory, err error) {
 		}
 	}()
 	for n, size := range nodeSizes {
-		fd, err := unix.MemfdCreate(fmt.Sprintf("ktstr-ram-node%d", n), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
+		fd, err := unix.MemfdCreate(fmt.Sprintf("ktstr-ram-node%d", n), flags)
 		if err != nil {
 			return nil, fmt.Errorf("guest memory: memfd of node %d: %w", n, err)
 		}

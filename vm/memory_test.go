@@ -65,7 +65,7 @@ var layoutCases = []struct {
 // at (node, offset) through the memfds, as the guest would.
 func memoryWithData(t *testing.T, nodes []uint64, writes map[[2]int64][]byte) *Memory {
 	t.Helper()
-	m, err := newMemory(nodes)
+	m, err := newMemory(nodes, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestMemoryReadAt(t *testing.T) {
 // The memfds are sealed against shrinking: no read of the mapping can
 // fault.
 func TestMemorySealed(t *testing.T) {
-	m, err := newMemory([]uint64{64 * mib})
+	m, err := newMemory([]uint64{64 * mib}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

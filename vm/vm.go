@@ -74,6 +74,7 @@ type VM struct {
 	mu       sync.Mutex
 	reason   string // why we killed it, if we did
 	timedOut bool
+	pinned   *Pinned
 }
 
 // Result is how a VM run ended.
@@ -184,7 +185,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("vm start: %w", err)
 	}
-	mem, err = newMemory(sizes)
+	mem, err = newMemory(sizes, cfg.Pinning != nil && cfg.Pinning.Hugepages)
 	if err != nil {
 		return nil, fmt.Errorf("vm start: %w", err)
 	}
@@ -205,7 +206,7 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 
 	// The parent-death signal fires when the thread that forked QEMU exits:
 	// childproc keeps that thread for QEMU's whole life.
-	wait, err := childproc.Start(cmd)
+	wait, err := childproc.StartOn(cmd, cfg.hostCPUs())
 	mem.closeFiles() // QEMU has its own; the host keeps the mappings
 	if err != nil {
 		err = fmt.Errorf("vm start: %s: %w", cfg.QEMU, err)
@@ -233,6 +234,9 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 			_, _ = io.Copy(io.Discard, r)
 			return nil
 		})
+	}
+	if cfg.Pinning != nil {
+		v.runTask(-1, func(ctx context.Context, v *VM) error { return v.pin(ctx) })
 	}
 	for i, t := range cfg.Tasks {
 		v.runTask(i, t)
@@ -267,6 +271,7 @@ func (v *VM) runTask(i int, t func(context.Context, *VM) error) {
 	v.tasks.Add(1)
 	go func() {
 		defer v.tasks.Done()
+		v.serviceThread()
 		err := func() (err error) {
 			defer func() {
 				if p := recover(); p != nil {
@@ -290,6 +295,7 @@ func (v *VM) task(f *os.File, fn func(io.Reader) error) {
 	go func() {
 		defer v.tasks.Done()
 		defer f.Close()
+		v.serviceThread()
 		if err := fn(f); err != nil {
 			v.taskMu.Lock()
 			v.taskErr = append(v.taskErr, err)

@@ -10,8 +10,11 @@
 package childproc
 
 import (
+	"fmt"
 	"os/exec"
 	"runtime"
+
+	"golang.org/x/sys/unix"
 )
 
 // Start starts cmd from a goroutine locked to its OS thread until cmd
@@ -21,12 +24,29 @@ import (
 // when cmd exits, maybe before they are read: to read cmd's output as it
 // comes, set cmd.Stdout to the write end of an os.Pipe (closed after Start)
 // and read its read end.
-func Start(cmd *exec.Cmd) (wait func() error, err error) {
+func Start(cmd *exec.Cmd) (wait func() error, err error) { return StartOn(cmd, nil) }
+
+// StartOn is Start with the child's CPU affinity set to cpus (none: the
+// parent's): the starting thread takes that affinity, which the child
+// inherits, and, locked, dies with the goroutine instead of going back to
+// the runtime with it.
+func StartOn(cmd *exec.Cmd, cpus []int) (wait func() error, err error) {
 	started := make(chan error, 1)
 	done := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+		if len(cpus) == 0 {
+			defer runtime.UnlockOSThread()
+		} else {
+			var set unix.CPUSet
+			for _, c := range cpus {
+				set.Set(c)
+			}
+			if err := unix.SchedSetaffinity(0, &set); err != nil {
+				started <- fmt.Errorf("set the CPU affinity %v of %s: %w", cpus, cmd.Path, err)
+				return
+			}
+		}
 		if err := cmd.Start(); err != nil {
 			started <- err
 			return

@@ -20,11 +20,20 @@ const Poll = 50 * time.Millisecond
 // holds it. ok is false when another process (or another open of the file)
 // holds it; err reports anything else.
 func TryLock(path string) (release func(), ok bool, err error) {
+	return tryLock(path, syscall.LOCK_EX)
+}
+
+// TryLockShared takes a shared lock on path if no one holds it exclusively.
+func TryLockShared(path string) (release func(), ok bool, err error) {
+	return tryLock(path, syscall.LOCK_SH)
+}
+
+func tryLock(path string, how int) (release func(), ok bool, err error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, false, fmt.Errorf("lock %s: %w", path, err)
 	}
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	err = syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB)
 	if err == nil {
 		return func() { f.Close() }, true, nil
 	}
@@ -69,6 +78,48 @@ func LockAny(ctx context.Context, paths []string, onWait func()) (release func()
 		select {
 		case <-ctx.Done():
 			return nil, -1, fmt.Errorf("lock: waiting for %s: %w", describe(paths), context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
+// LockAll takes an exclusive lock on every one of paths, or none: while
+// any is held elsewhere it releases what it took and tries again, until
+// ctx ends, so two callers that want overlapping sets never deadlock.
+// onWait is called once when it starts waiting.
+func LockAll(ctx context.Context, paths []string, onWait func()) (release func(), err error) {
+	t := time.NewTicker(Poll)
+	defer t.Stop()
+	for waited := false; ; waited = true {
+		var held []func()
+		releaseAll := func() {
+			for _, r := range held {
+				r()
+			}
+		}
+		all := true
+		for _, p := range paths {
+			r, ok, err := TryLock(p)
+			if err != nil {
+				releaseAll()
+				return nil, err
+			}
+			if !ok {
+				all = false
+				break
+			}
+			held = append(held, r)
+		}
+		if all {
+			return releaseAll, nil
+		}
+		releaseAll()
+		if !waited && onWait != nil {
+			onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("lock: waiting for all of %s: %w", describe(paths), context.Cause(ctx))
 		case <-t.C:
 		}
 	}

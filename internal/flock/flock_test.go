@@ -62,3 +62,45 @@ func TestLockAny(t *testing.T) {
 		t.Error("no paths: want an error")
 	}
 }
+
+// LockAll takes all or none, waits while any is held (exclusively or
+// shared), and never holds a part while it waits.
+func TestLockAll(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "cpu-0"), filepath.Join(dir, "cpu-1")}
+	shared, ok, err := TryLockShared(paths[1])
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	if again, ok, _ := TryLockShared(paths[1]); !ok {
+		t.Fatal("a second shared lock was refused")
+	} else {
+		again()
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	waited := 0
+	if _, err := LockAll(ctx, paths, func() { waited++ }); err == nil || waited != 1 {
+		t.Fatalf("LockAll with one shared-held: %v, onWait %d", err, waited)
+	}
+	// It held nothing while it waited: cpu-0 is free.
+	r, ok, _ := TryLock(paths[0])
+	if !ok {
+		t.Fatal("LockAll kept a lock while it waited")
+	}
+	r()
+	go func() { time.Sleep(100 * time.Millisecond); shared() }()
+	release, err := LockAll(t.Context(), paths, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := TryLockShared(paths[0]); ok {
+		t.Error("a shared lock on an exclusively held path was granted")
+	}
+	release()
+	if r, ok, _ := TryLockShared(paths[0]); !ok {
+		t.Error("release left a lock")
+	} else {
+		r()
+	}
+}

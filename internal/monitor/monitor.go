@@ -228,11 +228,13 @@ func (m *Monitor) Cost() (time.Duration, int) {
 	return m.cpu, len(m.series.Samples) + m.series.Discarded
 }
 
-// threadCPU returns the calling thread's CPU time.
+// threadCPU returns the calling thread's CPU time, to the nanosecond
+// (getrusage's is split by tick counts, and reads 0 for a thread the
+// tick never caught running).
 func threadCPU() time.Duration {
-	var ru unix.Rusage
-	if unix.Getrusage(unix.RUSAGE_THREAD, &ru) != nil {
+	var ts unix.Timespec
+	if unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts) != nil {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return time.Duration(ts.Nano())
 }

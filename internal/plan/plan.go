@@ -32,6 +32,9 @@ type Plan struct {
 	Checks verify.Config
 	// Constraints are the merged gauntlet constraints.
 	Constraints gauntlet.Constraints
+	// Performance is performance mode (package perf): pinned vCPUs,
+	// hugepages, RT vCPU threads, exclusive host CPUs.
+	Performance bool
 	// AutoRepro is whether a scheduler's failure reruns with probes
 	// (repro.Qualifies says which failures do).
 	AutoRepro bool

@@ -20,23 +20,24 @@ import (
 // KTSTR_KERNEL and the cache directory package KTSTR_CACHE_DIR themselves,
 // and Settings validates those too.
 const (
-	EnvKernel     = "KTSTR_KERNEL"      // kernel image, build directory or cache key
-	EnvAccel      = "KTSTR_ACCEL"       // kvm or tcg
-	EnvQEMU       = "KTSTR_QEMU"        // QEMU binary
-	EnvCacheDir   = "KTSTR_CACHE_DIR"   // cache root
-	EnvScheduler  = "KTSTR_SCHEDULER"   // scheduler binary or directory
-	EnvJobs       = "KTSTR_JOBS"        // VMs at once on the host
-	EnvTimeout    = "KTSTR_TIMEOUT"     // host-side limit per VM
-	EnvConsole    = "KTSTR_CONSOLE"     // stream the guest console
-	EnvResultsDir = "KTSTR_RESULTS_DIR" // JSON records
-	EnvMonitor    = "KTSTR_MONITOR"     // 0 switches the host-side monitor off
-	EnvGauntlet   = "KTSTR_GAUNTLET"    // 1 expands every test over presets, profiles and kernels
-	EnvBudget     = "KTSTR_BUDGET_SECS" // the gauntlet's time budget per test
-	EnvShard      = "KTSTR_SHARD"       // i/n: this machine's share of the gauntlet
-	EnvShards     = "KTSTR_SHARDS"      // n, with JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
-	EnvOvercommit = "KTSTR_OVERCOMMIT"  // 1 runs gauntlet presets with more vCPUs than host CPUs under KVM
-	EnvList       = "KTSTR_LIST"        // 1: ktstr list's listing mode (nothing boots)
-	EnvAutoRepro  = "KTSTR_AUTO_REPRO"  // 0 switches auto-repro off for the whole run
+	EnvKernel       = "KTSTR_KERNEL"        // kernel image, build directory or cache key
+	EnvAccel        = "KTSTR_ACCEL"         // kvm or tcg
+	EnvQEMU         = "KTSTR_QEMU"          // QEMU binary
+	EnvCacheDir     = "KTSTR_CACHE_DIR"     // cache root
+	EnvScheduler    = "KTSTR_SCHEDULER"     // scheduler binary or directory
+	EnvJobs         = "KTSTR_JOBS"          // VMs at once on the host
+	EnvTimeout      = "KTSTR_TIMEOUT"       // host-side limit per VM
+	EnvConsole      = "KTSTR_CONSOLE"       // stream the guest console
+	EnvResultsDir   = "KTSTR_RESULTS_DIR"   // JSON records
+	EnvMonitor      = "KTSTR_MONITOR"       // 0 switches the host-side monitor off
+	EnvGauntlet     = "KTSTR_GAUNTLET"      // 1 expands every test over presets, profiles and kernels
+	EnvBudget       = "KTSTR_BUDGET_SECS"   // the gauntlet's time budget per test
+	EnvShard        = "KTSTR_SHARD"         // i/n: this machine's share of the gauntlet
+	EnvShards       = "KTSTR_SHARDS"        // n, with JOB_COMPLETION_INDEX (a Kubernetes Indexed Job)
+	EnvOvercommit   = "KTSTR_OVERCOMMIT"    // 1 runs gauntlet presets with more vCPUs than host CPUs under KVM
+	EnvList         = "KTSTR_LIST"          // 1: ktstr list's listing mode (nothing boots)
+	EnvAutoRepro    = "KTSTR_AUTO_REPRO"    // 0 switches auto-repro off for the whole run
+	EnvPerfRequired = "KTSTR_PERF_REQUIRED" // 1: this host must run performance mode (CI fails instead of skipping)
 	// EnvJobIndex is set by Kubernetes in the pods of an Indexed Job.
 	EnvJobIndex = "JOB_COMPLETION_INDEX"
 )
@@ -83,6 +84,10 @@ type Settings struct {
 	// AutoRepro is whether a scheduler's failure reruns with probes
 	// (default on; a test's AutoRepro and ExpectErr decide too).
 	AutoRepro bool
+	// PerfRequired says this host is meant to run performance mode: a
+	// performance-mode test it cannot place fails under CI=true instead
+	// of skipping.
+	PerfRequired bool
 }
 
 // ReadSettings reads and validates the KTSTR_* variables. The error joins
@@ -161,6 +166,7 @@ func ReadSettings() (Settings, error) {
 		}
 	}
 	boolVar(EnvAutoRepro, "set it to 0 to switch auto-repro off, or unset it", &s.AutoRepro)
+	boolVar(EnvPerfRequired, "set it to 1 on hosts meant to run performance mode, or unset it", &s.PerfRequired)
 	boolVar(EnvGauntlet, "set it to 1 to run the gauntlet, or unset it", &s.Gauntlet)
 	boolVar(EnvOvercommit, "set it to 1 to run presets with more vCPUs than host CPUs under KVM, or unset it", &s.Overcommit)
 	boolVar(EnvList, "unset it (ktstr list sets it)", &s.List)

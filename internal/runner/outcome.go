@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/budget"
+	"github.com/ktstr-go/ktstr/internal/perf"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/internal/tail"
 	"github.com/ktstr-go/ktstr/topology"
@@ -56,6 +57,10 @@ type Outcome struct {
 	// Dump holds the first lines of the kernel's sched_ext dumps the guest
 	// forwarded (at an ejection, or when the monitor asked for one).
 	Dump []string
+	// Placement is where performance mode placed the VM, Pinned what the
+	// kernel applied, read back while it ran (both nil otherwise).
+	Placement *perf.Placement
+	Pinned    *vm.Pinned
 	// Probe is what an auto-repro run's probes recorded (nil for other
 	// runs, or when the guest sent nothing).
 	Probe *proto.ProbeReport

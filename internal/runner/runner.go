@@ -17,6 +17,7 @@
 //	KTSTR_RESULTS_DIR  write one JSON record per VM run there (absolute)
 //	KTSTR_MONITOR      0 switches the host-side monitor off (default on)
 //	KTSTR_AUTO_REPRO   0 switches auto-repro off (default on)
+//	KTSTR_PERF_REQUIRED 1: performance mode must fit this host (CI fails, not skips)
 package runner
 
 import (
@@ -32,6 +33,8 @@ import (
 	"github.com/ktstr-go/ktstr/initramfs"
 	"github.com/ktstr-go/ktstr/internal/budget"
 	"github.com/ktstr-go/ktstr/internal/cachedir"
+	"github.com/ktstr-go/ktstr/internal/flock"
+	"github.com/ktstr-go/ktstr/internal/perf"
 	"github.com/ktstr-go/ktstr/internal/plan"
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/vm"
@@ -54,6 +57,10 @@ type Hooks struct {
 	Frame func(at time.Time, f proto.Envelope)
 	// Waiting is called once when the run waits for a VM slot.
 	Waiting func(slots int)
+	// WaitingCPUs is called once when the run waits for host CPUs: a
+	// performance-mode VM for the CPUs it pins (cpus), any other VM while
+	// performance-mode VMs hold every CPU (cpus nil).
+	WaitingCPUs func(cpus []int)
 }
 
 // Run boots the plan and waits for the VM to end. The error reports a run
@@ -90,7 +97,43 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 		return nil, err
 	}
 	defer release()
-	// Time spent waiting for a slot is not the run's.
+	var pin *vm.Pinning
+	var cpus []int
+	var heldFrom time.Time
+	if p.Performance {
+		h, err := perf.ReadHost("/sys")
+		if err != nil {
+			return nil, err
+		}
+		pl, err := perf.Plan(h, p.Topology, p.MemoryMB)
+		if err != nil {
+			return nil, err
+		}
+		o.Placement = &pl
+		unlock, err := flock.LockAll(ctx, perf.LockPaths(slots, pl.CPUs()), func() {
+			if hooks.WaitingCPUs != nil {
+				hooks.WaitingCPUs(pl.CPUs())
+			}
+		})
+		if err != nil {
+			return nil, fmt.Errorf("performance mode: %w", err)
+		}
+		defer unlock()
+		heldFrom = time.Now()
+		pin = &vm.Pinning{VCPUs: pl.VCPUs, Service: pl.Service, FIFO: true, Hugepages: pl.Hugepages, HostNodes: pl.HostNodes}
+	} else {
+		var unlock func()
+		cpus, unlock, err = sharedCPUs(ctx, slots, func() {
+			if hooks.WaitingCPUs != nil {
+				hooks.WaitingCPUs(nil)
+			}
+		})
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
+	// Time spent waiting for a slot or CPUs is not the run's.
 	o.Begin = o.Begin.Add(time.Since(waitStart))
 	cmdline := append(append([]string{}, proto.Cmdline...), p.KernelArgs...)
 	v, err := vm.Start(ctx, vm.Config{
@@ -108,12 +151,20 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 			o.readFrames(r, hooks.Frame)
 			return nil
 		}}},
-		Tasks: tasks,
+		Tasks:    tasks,
+		HostCPUs: cpus,
+		Pinning:  pin,
 	})
 	if err != nil {
 		return nil, err
 	}
 	o.VM, o.TaskErr = v.Wait()
+	if pin != nil {
+		if o.Pinned = v.Pinned(); o.Pinned != nil {
+			// Before the deferred unlock.
+			o.Pinned.HeldFrom, o.Pinned.HeldUntil = heldFrom, time.Now()
+		}
+	}
 	o.End = time.Now()
 	o.finishMonitor()
 	return o, nil

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/ktstr-go/ktstr/internal/flock"
+	"github.com/ktstr-go/ktstr/internal/perf"
 )
 
 // acquireSlot waits for one of n VM slots in dir, shared by every process
@@ -28,4 +30,64 @@ func acquireSlot(ctx context.Context, dir string, n int, onWait func()) (release
 		return nil, fmt.Errorf("vm slots: %w", err)
 	}
 	return release, nil
+}
+
+// Host CPUs and performance mode. Each host CPU has a lock file in the
+// slots directory (perf.LockPaths). A performance-mode VM holds those of
+// the CPUs it pinned exclusively, all at once or none (flock.LockAll);
+// every other VM holds shared locks on the CPUs it may run on, which are
+// those no performance-mode VM holds, and QEMU's affinity is set to them.
+// So a performance-mode VM never shares its CPUs with another VM, and
+// waits for the VMs running on them to end.
+
+// hostCPUs returns the host's online CPUs.
+func hostCPUs() ([]int, error) {
+	h, err := perf.ReadHost("/sys")
+	if err != nil {
+		return nil, err
+	}
+	return h.CPUs, nil
+}
+
+// sharedCPUs takes a shared lock on each host CPU no performance-mode VM
+// holds, waiting while every one is held, and returns those CPUs.
+func sharedCPUs(ctx context.Context, dir string, onWait func()) (cpus []int, release func(), err error) {
+	all, err := hostCPUs()
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := perf.LockPaths(dir, all)
+	t := time.NewTicker(flock.Poll)
+	defer t.Stop()
+	for waited := false; ; waited = true {
+		var held []func()
+		for i, p := range paths {
+			r, ok, err := flock.TryLockShared(p)
+			if err != nil {
+				for _, r := range held {
+					r()
+				}
+				return nil, nil, fmt.Errorf("host CPUs: %w", err)
+			}
+			if ok {
+				held = append(held, r)
+				cpus = append(cpus, all[i])
+			}
+		}
+		if len(held) > 0 {
+			return cpus, func() {
+				for _, r := range held {
+					r()
+				}
+			}, nil
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("host CPUs: every one is held by a performance-mode VM: %w", context.Cause(ctx))
+		case <-t.C:
+		}
+	}
 }
