@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -173,6 +174,9 @@ func replica(t *testing.T, env *runner.HostEnv, p *plan.Plan, id runner.RunID, i
 		}
 	}
 	autoRepro(ctx, t, env, p, id, o, failure)
+	if failure != nil && o != nil {
+		t.Logf("ktstr: the same guest, interactively: %s", shellCommand(env, p))
+	}
 	rec := record(env, p, id, t.Name(), iteration, o, failure, judge)
 	if testing.Verbose() && failure == nil && rec.Result != nil && len(rec.Result.Cgroups) > 0 {
 		t.Logf("ktstr: %s", rec.Result)
@@ -246,6 +250,40 @@ func autoRepro(ctx context.Context, t *testing.T, env *runner.HostEnv, p *plan.P
 		state = "reproduced"
 	}
 	t.Logf("ktstr: auto-repro: %s in %.1fs, %d probe event(s) recorded (the section follows the failure)", state, d.Seconds(), a.Total)
+}
+
+// shellCommand returns the ktstr shell command line that boots the guest
+// of p: its kernel, topology, memory, include files and scheduler with its
+// arguments.
+func shellCommand(env *runner.HostEnv, p *plan.Plan) string {
+	args := []string{"ktstr", "shell", "--topology", p.Topology.String(), "--memory-mb", strconv.Itoa(p.MemoryMB)}
+	if k := env.Image.Key; k != "" {
+		args = append(args, "--kernel", k)
+	} else if env.Image.BzImage != "" {
+		args = append(args, "--kernel", env.Image.BzImage)
+	}
+	for _, f := range p.Include {
+		args = append(args, "--include", f.Host)
+	}
+	if s := p.Scheduler; s != nil {
+		args = append(args, "--scheduler", s.Binary, "--watchdog-s", strconv.Itoa(int(s.Watchdog/time.Second)))
+		if len(s.Args) > 0 {
+			args = append(append(args, "--"), s.Args...)
+		}
+	}
+	for i, a := range args {
+		args[i] = shellQuote(a)
+	}
+	return strings.Join(args, " ")
+}
+
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r == '/' || r == '-' || r == '.' || r == '_' || r == '=' || r == ':' || r == ',' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // logMonitor says what the host-side monitor did: how much it sampled and

@@ -11,6 +11,7 @@ packages=(
 	linux-source-6.12 build-essential flex bison bc   # the guest kernel
 	libelf-dev libssl-dev dwarves xz-utils
 	clang-19 llvm-19 zlib1g-dev libzstd-dev pkg-config # sched_ext schedulers
+	busybox-static tmux                               # ktstr shell (tmux drives its test)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -57,6 +57,10 @@ type Config struct {
 	Tasks []func(ctx context.Context, v *VM) error
 	// ExtraArgs are appended to the QEMU command line.
 	ExtraArgs []string
+	// Terminal, when set, is the serial console in both directions (QEMU's
+	// stdin and stdout), instead of Console: a tty QEMU puts in raw mode,
+	// for an interactive guest.
+	Terminal *os.File
 	// HostCPUs, when set, are the host CPUs QEMU may run on.
 	HostCPUs []int
 	// Pinning places each of QEMU's threads (performance mode); nil

@@ -199,6 +199,10 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	v.taskCtx, v.cancelTask = context.WithCancelCause(context.WithoutCancel(ctx))
 	cmd := exec.Command(cfg.QEMU, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdinR, writers[0], writers[1]
+	if cfg.Terminal != nil {
+		// The console reader gets EOF at once: QEMU never has its pipe.
+		cmd.Stdin, cmd.Stdout = cfg.Terminal, cfg.Terminal
+	}
 	// fds 3 (initramfs), 4... (ports), then QMP, then memory (see Config.Args).
 	cmd.ExtraFiles = append(append(append([]*os.File{initrd}, writers[2:]...), qmpTheirs), mem.files...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

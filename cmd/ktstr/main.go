@@ -7,6 +7,7 @@
 //	ktstr test [--gauntlet] [PACKAGES]  go test with the gauntlet, a budget or a shard
 //	ktstr list [--gauntlet] [PACKAGES]  list tests and gauntlet variants, booting nothing
 //	ktstr report DIR | merge DIR...     summarize (and merge shards of) JSON records
+//	ktstr shell [--exec CMD]            a shell in the guest a test would get
 //
 // Inside a VM the same binary is the guest's init (see package guest).
 package main
@@ -21,12 +22,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ktstr-go/ktstr/internal/guest"
+	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/vm"
 )
 
 func main() {
 	if guest.IsInit() {
 		guest.Init() // does not return
+	}
+	if os.Getenv(proto.EnvRole) == proto.RoleSentinel {
+		// ktstr shell's guest watches its scheduler as a test's does.
+		os.Exit(guest.SentinelMain())
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -54,6 +60,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	c.AddCommand(kernelCmd(), topoCmd(), reportCmd(), schedCmd(), listCmd(), testCmd())
+	c.AddCommand(kernelCmd(), topoCmd(), reportCmd(), schedCmd(), listCmd(), testCmd(), shellCmd())
 	return c
 }

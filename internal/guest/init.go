@@ -71,10 +71,10 @@ func runInit() error {
 		if err := out.Send(proto.TypeTopo, o); err != nil {
 			return err
 		}
-	case proto.KindTest:
+	case proto.KindTest, proto.KindShell:
 		s := &session{job: job, out: out, reaper: newReaper()}
 		done.Failure = s.run()
-		done.Dropped = s.dropped
+		done.Dropped, done.Shell = s.dropped, s.shell
 	default:
 		done.Failure = verdict.New(verdict.HarnessError, "unknown job kind %q", job.Kind)
 	}

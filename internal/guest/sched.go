@@ -53,7 +53,7 @@ func (s *session) runScheduled() *verdict.Failure {
 	if sj.Probe != nil {
 		defer func() { s.sendProbes(sentinel, kmsg.Lines(), sj.OpsNames, b.Settle) }()
 	}
-	p, err := launch(sj, s.reaper.start, os.Stdout)
+	p, err := launch(sj, s.reaper.start, s.schedulerConsole())
 	if err != nil {
 		return verdict.New(verdict.SchedulerStartFailed, "%v", err)
 	}
@@ -109,7 +109,7 @@ func (s *session) runScheduled() *verdict.Failure {
 			return fail(verdict.TestError, "%v", err)
 		}
 	}
-	testFailure := s.runTest()
+	testFailure := s.runWorkload()
 	// The scheduler must have stayed up and attached through the test.
 	why := sentinel.Left()
 	if how, exited := p.exited(); exited && why == "" {

@@ -29,6 +29,8 @@ type session struct {
 	reaper *reaper
 	// dropped counts frames of the test process init refused to forward.
 	dropped int
+	// shell is a KindShell job's result.
+	shell *proto.ShellResult
 }
 
 // run carries out the job and returns why it failed outside the test
@@ -40,7 +42,7 @@ func (s *session) run() *verdict.Failure {
 	if s.job.Scheduler != nil {
 		return s.runScheduled()
 	}
-	return s.runTest()
+	return s.runWorkload()
 }
 
 // logf sends a line to the host's test log.

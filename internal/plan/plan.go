@@ -17,7 +17,7 @@ import (
 
 // Plan is one VM run's worth of decisions.
 type Plan struct {
-	// Kind is proto.KindTest or proto.KindTopo.
+	// Kind is proto.KindTest, KindTopo or KindShell.
 	Kind string
 
 	Topology topology.Topology
@@ -52,6 +52,8 @@ type Plan struct {
 	// included).
 	Sysctls    map[string]string
 	KernelArgs []string
+	// Shell is what a proto.KindShell plan runs.
+	Shell *proto.ShellJob
 }
 
 // File is a host file packed into the guest.

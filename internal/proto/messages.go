@@ -43,7 +43,8 @@ const (
 // Job kinds.
 const (
 	KindTest = "test" // run one Go test function
-	KindTopo = "topo" // report the guest topology and power off
+	KindTopo  = "topo"  // report the guest topology and power off
+	KindShell = "shell" // run a shell (or one command) on the console: ktstr shell
 )
 
 // Frame types. Each has one sender: PID 1 (init) or the test process,
@@ -106,6 +107,32 @@ type Job struct {
 	// Checks is the merged verification configuration, as JSON owned by the
 	// verify package.
 	Checks []byte `json:"checks,omitempty"`
+	// Shell is what a KindShell job runs.
+	Shell *ShellJob `json:"shell,omitempty"`
+}
+
+// ShellJob is ktstr shell's guest: a shell on the serial console, or one
+// command, with the host terminal's size and TERM.
+type ShellJob struct {
+	Exec string `json:"exec,omitempty"` // "" for an interactive shell
+	Rows int    `json:"rows,omitempty"`
+	Cols int    `json:"cols,omitempty"`
+	Term string `json:"term,omitempty"`
+}
+
+// ShellMarker is what a KindShell guest writes on the console just before
+// the shell starts: the host shows the console from there on, without the
+// boot messages before it (an OSC sequence, which terminals ignore).
+const ShellMarker = "\x1b]7770;ktstr-shell\x07"
+
+// ShellEndMarker is what it writes once the shell exited: the host shows
+// nothing after it (the power-off messages).
+const ShellEndMarker = "\x1b]7770;ktstr-end\x07"
+
+// ShellResult is how a KindShell job's command ended.
+type ShellResult struct {
+	// Status is the shell's exit status (128+n when signal n killed it).
+	Status int `json:"status"`
 }
 
 // SchedulerJob is the scheduler to run in the guest.
@@ -246,4 +273,6 @@ type Done struct {
 	// Dropped counts test-process frames init could not forward (damaged,
 	// or of a type the test process may not send).
 	Dropped int `json:"dropped,omitempty"`
+	// Shell is a KindShell job's result.
+	Shell *ShellResult `json:"shell,omitempty"`
 }

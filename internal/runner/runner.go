@@ -57,6 +57,9 @@ type Hooks struct {
 	Frame func(at time.Time, f proto.Envelope)
 	// Waiting is called once when the run waits for a VM slot.
 	Waiting func(slots int)
+	// Terminal, when set, is the guest's serial console in both
+	// directions, raw, instead of Console (ktstr shell).
+	Terminal *os.File
 	// WaitingCPUs is called once when the run waits for host CPUs: a
 	// performance-mode VM for the CPUs it pins (cpus), any other VM while
 	// performance-mode VMs hold every CPU (cpus nil).
@@ -147,6 +150,7 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 		Cmdline:    cmdline,
 		Timeout:    b.Host,
 		Console:    hooks.Console,
+		Terminal:   hooks.Terminal,
 		Ports: []vm.Port{{Name: proto.PortName, Read: func(r io.Reader) error {
 			o.readFrames(r, hooks.Frame)
 			return nil
@@ -181,6 +185,10 @@ func Budget(host HostEnv, p *plan.Plan) budget.Budget {
 		in.Scheduler, in.Watchdog = true, s.Watchdog
 	}
 	b := budget.New(in)
+	if p.Kind == proto.KindShell {
+		// A person is at the console: no limit but KTSTR_TIMEOUT.
+		b.Host = 0
+	}
 	if host.Timeout > 0 {
 		b.Host = host.Timeout
 	}
@@ -208,6 +216,7 @@ func Job(p *plan.Plan, id RunID, b budget.Budget) proto.Job {
 			job.Checks = raw
 		}
 	}
+	job.Shell = p.Shell
 	return job
 }
 
