@@ -95,4 +95,3 @@ func (s *session) runWorkload() *verdict.Failure {
 	}
 	return s.runTest()
 }
-

@@ -42,7 +42,7 @@ const (
 
 // Job kinds.
 const (
-	KindTest = "test" // run one Go test function
+	KindTest  = "test"  // run one Go test function
 	KindTopo  = "topo"  // report the guest topology and power off
 	KindShell = "shell" // run a shell (or one command) on the console: ktstr shell
 )
