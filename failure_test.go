@@ -83,6 +83,8 @@ func TestHelperFailure(t *testing.T) {
 		"sched-stall-off":        {ktstr.Test{Scheduler: withArgs(fixture, "--stall-after", "300"), MemoryMB: 512, DurationS: 8, AutoRepro: ktstr.Off}, sleepFor},
 		"sched-pass":             {ktstr.Test{Scheduler: &fixture, MemoryMB: 512}, sleepFor},
 		"perf-1vcpu":             {ktstr.Test{PerformanceMode: true, LLCs: 1, Cores: 1, MemoryMB: 256, DurationS: 3}, sleepFor},
+		"html-eevdf":             {ktstr.Test{LLCs: 1, Cores: 2, MemoryMB: 512, DurationS: 2}, htmlWorkload},
+		"html-fixture":           {ktstr.Test{Scheduler: &fixture, LLCs: 1, Cores: 2, MemoryMB: 512, DurationS: 2}, htmlWorkload},
 		"perf-too-big":           {ktstr.Test{PerformanceMode: true, LLCs: 1, Cores: 64, MemoryMB: 256}, sleepFor},
 		"sched-error-on-exit":    {ktstr.Test{Scheduler: withArgs(fixture, "--error-on-exit"), MemoryMB: 512}, sleepFor},
 		"sched-exits":            {ktstr.Test{Scheduler: withArgs(fixture, "--no-such-flag"), MemoryMB: 512}, sleepFor},

@@ -2,10 +2,13 @@ package ktstr
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -428,11 +431,22 @@ func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, name string, ite
 	}
 	if failure != nil {
 		r.Kind, r.Failure, r.Checks, r.Exit = failure.Kind, failure.Summary, failure.Checks, failure.Exit
+		r.Log = slices.Clone(failure.Detail)
 	}
+	if s := p.Scheduler; s != nil {
+		r.SchedulerSHA256 = fileSHA256(s.Binary)
+	}
+	r.Host = thisHost(env)
 	if o == nil {
 		return r
 	}
 	r.Start, r.Total = o.Begin, o.End.Sub(o.Begin)
+	if failure != nil {
+		if len(r.Log) > 0 {
+			r.Log = append(r.Log, "--- guest log ---")
+		}
+		r.Log = append(r.Log, o.Logs.Lines()...)
+	}
 	if !o.Started.IsZero() {
 		r.BootToFn = o.Started.Sub(o.Begin)
 	}
@@ -463,6 +477,48 @@ func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, name string, ite
 		r.KernelWatchdog = o.KernelWatchdog
 	}
 	return r
+}
+
+// fileSHA256 returns the hex sha256 of a file, computed once per path,
+// size and modification time.
+func fileSHA256(path string) string {
+	st, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	key := fmt.Sprintf("%s\x00%d\x00%d", path, st.Size(), st.ModTime().UnixNano())
+	if v, ok := hashes.Load(key); ok {
+		return v.(string)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	hashes.Store(key, sum)
+	return sum
+}
+
+var hashes sync.Map
+
+// thisHost describes the machine, for records.
+var thisHost = func(env *runner.HostEnv) *report.Host {
+	h := &report.Host{CPUs: env.HostCPUs}
+	h.Name, _ = os.Hostname()
+	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(raw), "\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
+				h.Model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return h
 }
 
 // writeRecord writes the record to KTSTR_RESULTS_DIR and, with go test

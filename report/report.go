@@ -68,6 +68,13 @@ type Record struct {
 	Monitor      *verify.Result        `json:"monitor,omitempty"`
 	Samples      *verify.MonitorSeries `json:"samples,omitempty"`
 	MonitorNotes []string              `json:"monitor_notes,omitempty"`
+	// SchedulerSHA256 identifies the scheduler binary's version (sha256 of
+	// the host file); Host is the machine the run was on.
+	SchedulerSHA256 string `json:"scheduler_sha256,omitempty"`
+	Host            *Host  `json:"host,omitempty"`
+	// Log is a failed run's whole guest log: the lines that explain the
+	// failure, then the log the guest sent.
+	Log []string `json:"log,omitempty"`
 	// Performance is what performance mode got, read back while the VM
 	// ran: each vCPU thread's CPU and policy, the memory, what the host
 	// could not give (nil without performance mode).
@@ -80,6 +87,13 @@ type Record struct {
 	BootToFn time.Duration `json:"boot_to_fn_ns"`
 	Total    time.Duration `json:"total_ns"`
 	Start    time.Time     `json:"start"`
+}
+
+// Host is the machine a run was on.
+type Host struct {
+	Name  string `json:"name"`
+	CPUs  int    `json:"cpus"`
+	Model string `json:"model,omitempty"`
 }
 
 // FileName is the file Write uses for r: the test name made safe for a

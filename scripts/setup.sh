@@ -12,6 +12,7 @@ packages=(
 	libelf-dev libssl-dev dwarves xz-utils
 	clang-19 llvm-19 zlib1g-dev libzstd-dev pkg-config # sched_ext schedulers
 	busybox-static tmux                               # ktstr shell (tmux drives its test)
+	chromium                                          # renders the HTML report in its test
 )
 missing=()
 for p in "${packages[@]}"; do

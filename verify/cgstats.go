@@ -60,6 +60,28 @@ type CgroupStats struct {
 	// MigrationRatio is migrationRatio of the cgroup (0 without
 	// iterations).
 	MigrationRatio float64 `json:"migration_ratio"`
+
+	// PerWorker are the figures of each worker, in report order, for
+	// pictures and comparisons.
+	PerWorker []WorkerStats `json:"per_worker,omitempty"`
+}
+
+// KeptWakeSamples bounds the wake latencies WorkerStats keeps per worker
+// (a uniform subsample of the worker's reservoir).
+const KeptWakeSamples = 256
+
+// WorkerStats are one worker's figures, with the formulas the checks use.
+type WorkerStats struct {
+	OffCPUPct  float64 `json:"off_cpu_pct"`
+	WorkRate   float64 `json:"work_rate"`
+	MaxGapMs   float64 `json:"max_gap_ms"`
+	MaxGapAtMs float64 `json:"max_gap_at_ms"`
+	MaxGapCPU  int     `json:"max_gap_cpu"`
+	Migrations uint64  `json:"migrations"`
+	// WakeNs are up to KeptWakeSamples wake latencies, sorted; WakeCount
+	// is how many the worker observed in all.
+	WakeNs    []int64 `json:"wake_ns,omitempty"`
+	WakeCount uint64  `json:"wake_count"`
 }
 
 // Stats computes the statistics of one cgroup with the same formulas the
@@ -95,6 +117,19 @@ func Stats(cg CgroupReport) CgroupStats {
 	s.P99WakeNs, s.WakeCV = percentile(wake, 99), cv(wake)
 
 	s.MigrationRatio, _ = migrationRatio(cg.Workers)
+	for _, w := range cg.Workers {
+		ws := WorkerStats{MaxGapMs: gapMs(w), MaxGapAtMs: float64(w.MaxGapAt) / 1e6, MaxGapCPU: w.MaxGapCPU,
+			Migrations: w.Migrations, WakeCount: w.WakeCount}
+		ws.OffCPUPct, _ = offCPUPct(w)
+		ws.WorkRate, _ = workRate(w)
+		n := len(w.WakeLatencies)
+		step := max(1, (n+KeptWakeSamples-1)/KeptWakeSamples)
+		for i := 0; i < n; i += step {
+			ws.WakeNs = append(ws.WakeNs, int64(w.WakeLatencies[i]))
+		}
+		slices.Sort(ws.WakeNs)
+		s.PerWorker = append(s.PerWorker, ws)
+	}
 	return s
 }
 

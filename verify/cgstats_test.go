@@ -2,6 +2,7 @@ package verify
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -58,7 +59,23 @@ func TestStats(t *testing.T) {
 	zero := func(c CgroupStats) CgroupStats {
 		c.MeanOffCPUPct, c.MinOffCPUPct, c.MaxOffCPUPct, c.SpreadPct, c.MaxGapMs = 0, 0, 0, 0, 0
 		c.MeanWorkRate, c.ThroughputCV, c.P99WakeNs, c.WakeCV, c.MigrationRatio = 0, 0, 0, 0, 0
+		c.PerWorker = nil
 		return c
+	}
+	// Per worker: the same formulas, and the wake samples kept sorted.
+	if len(got.PerWorker) != got.Workers {
+		t.Fatalf("%d per-worker figures for %d workers", len(got.PerWorker), got.Workers)
+	}
+	offs, nwake := []float64{}, 0
+	for _, w := range got.PerWorker {
+		offs = append(offs, w.OffCPUPct)
+		nwake += len(w.WakeNs)
+		if !slices.IsSorted(w.WakeNs) {
+			t.Errorf("wake samples not sorted: %v", w.WakeNs)
+		}
+	}
+	if lo, hi := slices.Min(offs), slices.Max(offs); !approx(lo, got.MinOffCPUPct) || !approx(hi, got.MaxOffCPUPct) || nwake != got.WakeSamples {
+		t.Errorf("per-worker off-CPU %v and %d wake samples disagree with the cgroup's %+v", offs, nwake, got)
 	}
 	if !reflect.DeepEqual(zero(got), zero(want)) {
 		t.Errorf("Stats =\n%+v\nwant\n%+v", got, want)
@@ -72,7 +89,7 @@ func TestStatsEmpty(t *testing.T) {
 	}
 	// workers without wall or CPU time: no off-CPU or rate statistics.
 	got = Stats(CgroupReport{Name: "z", Workers: []workload.Report{{}, {}}})
-	if want := (CgroupStats{Name: "z", Workers: 2, MaxGapWorker: 0}); !reflect.DeepEqual(got, want) {
+	if want := (CgroupStats{Name: "z", Workers: 2, MaxGapWorker: 0, PerWorker: []WorkerStats{{}, {}}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("Stats = %+v, want %+v", got, want)
 	}
 }

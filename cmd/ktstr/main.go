@@ -60,6 +60,6 @@ func root() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	c.AddCommand(kernelCmd(), topoCmd(), reportCmd(), schedCmd(), listCmd(), testCmd(), shellCmd())
+	c.AddCommand(kernelCmd(), topoCmd(), reportCmd(), schedCmd(), listCmd(), testCmd(), shellCmd(), compareCmd())
 	return c
 }

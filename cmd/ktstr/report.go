@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -11,14 +13,34 @@ import (
 
 func reportCmd() *cobra.Command {
 	var asJSON bool
+	var htmlOut string
 	c := &cobra.Command{
-		Use:   "report DIR",
-		Short: "Summarize the JSON results a test run wrote to DIR (KTSTR_RESULTS_DIR)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "report DIR...",
+		Short: "Summarize the JSON results test runs wrote (KTSTR_RESULTS_DIR); --html OUT writes a page with charts",
+		Long: `Summarize the JSON records of each DIR (KTSTR_RESULTS_DIR) as a table, or as
+JSON with --json. With --html OUT, also write one self-contained HTML file
+(no script, nothing fetched): a summary table whose failures link to their
+guest logs, and per test the runs side by side as inline SVG charts:
+off-CPU share per worker, fairness spread, longest gap, migrations, the
+wake-latency distribution, and the monitor's per-CPU nr_running and local
+DSQ depth over time with any violation window shaded. Exits non-zero when a
+run failed.`,
+		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			recs, err := report.Read(args[0])
-			if err != nil && len(recs) == 0 {
-				return err
+			var recs []report.Record
+			var err error
+			for _, dir := range args {
+				r, rerr := report.Read(dir)
+				if rerr != nil && len(r) == 0 {
+					return rerr
+				}
+				recs, err = append(recs, r...), errors.Join(err, rerr)
+			}
+			if htmlOut != "" {
+				if herr := writeHTML(htmlOut, recs); herr != nil {
+					return herr
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "ktstr report: wrote %s (%d runs)\n", htmlOut, len(recs))
 			}
 			if asJSON {
 				enc := json.NewEncoder(os.Stdout)
@@ -37,6 +59,7 @@ func reportCmd() *cobra.Command {
 		},
 	}
 	c.Flags().BoolVar(&asJSON, "json", false, "print the records as one JSON array")
+	c.Flags().StringVar(&htmlOut, "html", "", "also write a self-contained HTML report with charts to this file")
 	c.AddCommand(reportMergeCmd())
 	return c
 }
@@ -81,4 +104,23 @@ non-zero when a run failed or is missing.`,
 	}
 	c.Flags().StringVar(&out, "out", "", "write the merged records and what is missing to this JSON file")
 	return c
+}
+
+// writeHTML writes the HTML report of recs to path, atomically.
+func writeHTML(path string, recs []report.Record) error {
+	tmp := path + ".tmp"
+	f, err := os.Create(tmp)
+	if err != nil {
+		return err
+	}
+	if err := report.WriteHTML(f, recs); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }
