@@ -435,7 +435,11 @@ func WriteComparison(w io.Writer, c Comparison, format string) error {
 			if !md {
 				name = "  " + name
 			}
-			row(name, num(d.Base, d.Unit), num(d.New, d.Unit), fmt.Sprintf("%+.1f%%", 100*d.Rel), pv, d.Verdict)
+			rel := fmt.Sprintf("%+.1f%%", 100*d.Rel)
+			if d.Base == 0 && d.Delta != 0 {
+				rel = "from 0"
+			}
+			row(name, num(d.Base, d.Unit), num(d.New, d.Unit), rel, pv, d.Verdict)
 		}
 		tw.Flush()
 	}
