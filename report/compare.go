@@ -466,9 +466,10 @@ func num(v float64, unit string) string {
 }
 
 // WriteBench writes recs in Go benchmark format, one line per run and
-// cgroup, so that benchstat can compare two such files:
+// cgroup, so that benchstat can compare two such files, or project one
+// (benchstat -col /scheduler compares schedulers):
 //
-//	BenchmarkTestDemo/1n1l2c1t/scx_simple/default/cg_0 1 1.02 spread-pct 999475 p99_wake-ns ...
+//	BenchmarkTestDemo/topology=1n1l2c1t/scheduler=scx_simple/profile=default/cgroup=cg_0 1 1.02 spread-pct 999475 p99_wake-ns ...
 func WriteBench(w io.Writer, recs []Record) error {
 	ms := Metrics()
 	for _, r := range recs {
@@ -482,7 +483,7 @@ func WriteBench(w io.Writer, recs []Record) error {
 					return '_'
 				}
 				return r
-			}, fmt.Sprintf("Benchmark%s/%s/%s/%s/%s", r.Test, r.Topology, r.Scheduler, orDefault(r.Profile), cg.Name))
+			}, fmt.Sprintf("Benchmark%s/topology=%s/scheduler=%s/profile=%s/cgroup=%s", r.Test, r.Topology, r.Scheduler, orDefault(r.Profile), cg.Name))
 			var b strings.Builder
 			fmt.Fprintf(&b, "%s 1", name)
 			for _, m := range ms {

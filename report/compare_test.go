@@ -128,7 +128,7 @@ func TestWriteComparison(t *testing.T) {
 	if err := WriteBench(&b, []Record{rec("TestA", "s", true, 2, 1e6)}); err != nil {
 		t.Fatal(err)
 	}
-	if got := b.String(); !strings.HasPrefix(got, "BenchmarkTestA/1n1l2c1t/s/default/cg_0 1 2 spread-pct 1e+06 p99_wake-ns") {
+	if got := b.String(); !strings.HasPrefix(got, "BenchmarkTestA/topology=1n1l2c1t/scheduler=s/profile=default/cgroup=cg_0 1 2 spread-pct 1e+06 p99_wake-ns") {
 		t.Errorf("bench line %q", got)
 	}
 }
