@@ -1,13 +1,12 @@
 package guest
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"sort"
 
 	"github.com/cilium/ebpf"
 
+	"github.com/ktstr-go/ktstr/internal/bpfmaps"
 	"github.com/ktstr-go/ktstr/internal/proto"
 )
 
@@ -33,28 +32,15 @@ func writeMap(w *proto.BpfMapWrite) error {
 func findMap(name string) (*ebpf.Map, error) {
 	var ids []ebpf.MapID
 	var seen []string
-	for id := ebpf.MapID(0); ; {
-		next, err := ebpf.MapGetNextID(id)
-		if errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list BPF maps: %w", err)
-		}
-		id = next
-		m, err := ebpf.NewMapFromID(id)
-		if err != nil {
-			continue
-		}
-		info, err := m.Info()
-		m.Close()
-		if err != nil {
-			continue
-		}
+	err := bpfmaps.Each(0, func(id ebpf.MapID, info *ebpf.MapInfo) bool {
 		seen = append(seen, info.Name)
 		if info.Name == name {
 			ids = append(ids, id)
 		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(ids) == 0 {
 		return nil, fmt.Errorf("no BPF map named %q; loaded maps: %v", name, seen)

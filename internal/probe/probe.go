@@ -17,7 +17,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -27,6 +26,7 @@ import (
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
 
+	"github.com/ktstr-go/ktstr/internal/bpfmaps"
 	"github.com/ktstr-go/ktstr/internal/proto"
 )
 
@@ -90,7 +90,7 @@ func Start(functions []string) (*Session, error) {
 	if s.ops, err = loadOpsLayout(); err != nil {
 		s.note("the scheduler's callbacks cannot be probed: %v", err)
 	}
-	s.since = lastMapID()
+	s.since = bpfmaps.Last()
 	base := spec.Copy()
 	for name := range base.Programs {
 		if name[:3] == "cb_" || name == "on_fentry" {
@@ -319,40 +319,18 @@ func schedulerPrograms(l opsLayout, since ebpf.MapID) (map[string]*ebpf.Program,
 	return out, nil
 }
 
-// lastMapID returns the highest BPF map id now.
-func lastMapID() ebpf.MapID {
-	var last ebpf.MapID
-	for {
-		next, err := ebpf.MapGetNextID(last)
-		if err != nil {
-			return last
-		}
-		last = next
-	}
-}
-
 // newestStructOps returns the most recently created struct_ops map after
 // since whose value has size bytes (struct bpf_struct_ops_sched_ext_ops).
 func newestStructOps(size uint32, since ebpf.MapID) (*ebpf.Map, error) {
 	var best ebpf.MapID
-	for id := since; ; {
-		next, err := ebpf.MapGetNextID(id)
-		if errors.Is(err, os.ErrNotExist) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list BPF maps: %w", err)
-		}
-		id = next
-		m, err := ebpf.NewMapFromID(id)
-		if err != nil {
-			continue
-		}
-		info, err := m.Info()
-		m.Close()
-		if err == nil && info.Type == ebpf.StructOpsMap && info.ValueSize == size && id > best {
+	err := bpfmaps.Each(since, func(id ebpf.MapID, info *ebpf.MapInfo) bool {
+		if info.Type == ebpf.StructOpsMap && info.ValueSize == size {
 			best = id
 		}
+		return true
+	})
+	if err != nil {
+		return nil, err
 	}
 	if best == 0 {
 		return nil, ErrNotLoaded
