@@ -125,6 +125,45 @@ func LockAll(ctx context.Context, paths []string, onWait func()) (release func()
 	}
 }
 
+// LockShared takes a shared lock on every one of paths no one holds
+// exclusively, waiting while each is held so, until ctx ends, and returns
+// the indexes of those it locked. onWait is called once when it starts
+// waiting.
+func LockShared(ctx context.Context, paths []string, onWait func()) (locked []int, release func(), err error) {
+	t := time.NewTicker(Poll)
+	defer t.Stop()
+	for waited := false; ; waited = true {
+		var held []func()
+		releaseAll := func() {
+			for _, r := range held {
+				r()
+			}
+		}
+		locked = locked[:0]
+		for i, p := range paths {
+			r, ok, err := TryLockShared(p)
+			if err != nil {
+				releaseAll()
+				return nil, nil, err
+			}
+			if ok {
+				held, locked = append(held, r), append(locked, i)
+			}
+		}
+		if len(held) > 0 {
+			return locked, releaseAll, nil
+		}
+		if !waited && onWait != nil {
+			onWait()
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil, fmt.Errorf("lock: waiting for any of %s: %w", describe(paths), context.Cause(ctx))
+		case <-t.C:
+		}
+	}
+}
+
 func describe(paths []string) string {
 	if len(paths) == 1 {
 		return paths[0]

@@ -104,3 +104,27 @@ func TestLockAll(t *testing.T) {
 		r()
 	}
 }
+
+// LockShared takes every path not held exclusively, and waits while all are.
+func TestLockShared(t *testing.T) {
+	dir := t.TempDir()
+	paths := []string{filepath.Join(dir, "cpu-0"), filepath.Join(dir, "cpu-1")}
+	ex, ok, err := TryLock(paths[0])
+	if !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	locked, release, err := LockShared(t.Context(), paths, nil)
+	if err != nil || len(locked) != 1 || locked[0] != 1 {
+		t.Fatalf("LockShared = %v, %v; want only path 1", locked, err)
+	}
+	release()
+	all, _ := LockAll(t.Context(), paths[1:], nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
+	defer cancel()
+	waited := 0
+	if _, _, err := LockShared(ctx, paths, func() { waited++ }); err == nil || waited != 1 {
+		t.Errorf("LockShared with every path held: %v, onWait %d", err, waited)
+	}
+	all()
+	ex()
+}

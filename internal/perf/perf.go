@@ -50,10 +50,15 @@ func ReadHost(sysRoot string) (Host, error) {
 			}
 		}
 	}
-	if raw, err := os.ReadFile(filepath.Join(sysRoot, "kernel/mm/hugepages/hugepages-2048kB/free_hugepages")); err == nil {
-		h.FreeHugepages, _ = strconv.Atoi(strings.TrimSpace(string(raw)))
-	}
+	h.FreeHugepages = FreeHugepages(sysRoot)
 	return h, nil
+}
+
+// FreeHugepages reads how many 2 MiB hugepages are free now (0 when
+// sysRoot has no hugepages).
+func FreeHugepages(sysRoot string) int {
+	n, _ := readInt(filepath.Join(sysRoot, "kernel/mm/hugepages/hugepages-2048kB/free_hugepages"))
+	return n
 }
 
 // lastLevelCache returns the id of CPU c's highest-level cache (its first

@@ -104,10 +104,11 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 	var cpus []int
 	var heldFrom time.Time
 	if p.Performance {
-		h, err := perf.ReadHost("/sys")
+		h, err := hostTopology()
 		if err != nil {
 			return nil, err
 		}
+		h.FreeHugepages = perf.FreeHugepages("/sys")
 		pl, err := perf.Plan(h, p.Topology, p.MemoryMB)
 		if err != nil {
 			return nil, err

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"time"
+	"sync"
 
 	"github.com/ktstr-go/ktstr/internal/flock"
 	"github.com/ktstr-go/ktstr/internal/perf"
@@ -40,54 +40,23 @@ func acquireSlot(ctx context.Context, dir string, n int, onWait func()) (release
 // So a performance-mode VM never shares its CPUs with another VM, and
 // waits for the VMs running on them to end.
 
-// hostCPUs returns the host's online CPUs.
-func hostCPUs() ([]int, error) {
-	h, err := perf.ReadHost("/sys")
-	if err != nil {
-		return nil, err
-	}
-	return h.CPUs, nil
-}
+// hostTopology is the host's CPUs, LLCs and nodes, read once per process
+// (free hugepages are read afresh for each performance-mode VM).
+var hostTopology = sync.OnceValues(func() (perf.Host, error) { return perf.ReadHost("/sys") })
 
 // sharedCPUs takes a shared lock on each host CPU no performance-mode VM
 // holds, waiting while every one is held, and returns those CPUs.
 func sharedCPUs(ctx context.Context, dir string, onWait func()) (cpus []int, release func(), err error) {
-	all, err := hostCPUs()
+	h, err := hostTopology()
 	if err != nil {
 		return nil, nil, err
 	}
-	paths := perf.LockPaths(dir, all)
-	t := time.NewTicker(flock.Poll)
-	defer t.Stop()
-	for waited := false; ; waited = true {
-		var held []func()
-		for i, p := range paths {
-			r, ok, err := flock.TryLockShared(p)
-			if err != nil {
-				for _, r := range held {
-					r()
-				}
-				return nil, nil, fmt.Errorf("host CPUs: %w", err)
-			}
-			if ok {
-				held = append(held, r)
-				cpus = append(cpus, all[i])
-			}
-		}
-		if len(held) > 0 {
-			return cpus, func() {
-				for _, r := range held {
-					r()
-				}
-			}, nil
-		}
-		if !waited && onWait != nil {
-			onWait()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("host CPUs: every one is held by a performance-mode VM: %w", context.Cause(ctx))
-		case <-t.C:
-		}
+	locked, release, err := flock.LockShared(ctx, perf.LockPaths(dir, h.CPUs), onWait)
+	if err != nil {
+		return nil, nil, fmt.Errorf("host CPUs: %w", err)
 	}
+	for _, i := range locked {
+		cpus = append(cpus, h.CPUs[i])
+	}
+	return cpus, release, nil
 }
