@@ -436,7 +436,9 @@ func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, name string, ite
 	if s := p.Scheduler; s != nil {
 		r.SchedulerSHA256 = fileSHA256(s.Binary)
 	}
-	r.Host = thisHost(env)
+	host := thisHost()
+	host.CPUs = env.HostCPUs
+	r.Host = &host
 	if o == nil {
 		return r
 	}
@@ -506,9 +508,9 @@ func fileSHA256(path string) string {
 
 var hashes sync.Map
 
-// thisHost describes the machine, for records.
-var thisHost = func(env *runner.HostEnv) *report.Host {
-	h := &report.Host{CPUs: env.HostCPUs}
+// thisHost describes the machine, for records (read once per process).
+var thisHost = sync.OnceValue(func() report.Host {
+	var h report.Host
 	h.Name, _ = os.Hostname()
 	if raw, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for _, l := range strings.Split(string(raw), "\n") {
@@ -519,7 +521,7 @@ var thisHost = func(env *runner.HostEnv) *report.Host {
 		}
 	}
 	return h
-}
+})
 
 // writeRecord writes the record to KTSTR_RESULTS_DIR and, with go test
 // -artifacts, to the test's artifact directory.

@@ -214,7 +214,3 @@ func policyName(p int) string {
 
 // hostNodes formats a host-nodes list for QEMU ("0-1", "0,2").
 func hostNodes(nodes []int) string { return topology.FormatList(nodes) }
-
-func lockThread() { runtime.LockOSThread() }
-
-func itoa(i int) string { return strconv.Itoa(i) }

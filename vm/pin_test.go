@@ -3,7 +3,9 @@ package vm
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -84,13 +86,13 @@ func TestReadThread(t *testing.T) {
 	go func() {
 		// A locked thread that exits with the goroutine: its affinity
 		// never reaches another goroutine.
-		lockThread()
+		runtime.LockOSThread()
 		tid := unix.Gettid()
 		place(tid, firstCPU(old), false, 0, nil)
 		done <- readThread(os.Getpid(), tid)
 	}()
 	got := <-done
-	if got.Allowed != itoa(firstCPU(old)) || got.Policy != "normal" || got.Priority != 0 {
+	if got.Allowed != strconv.Itoa(firstCPU(old)) || got.Policy != "normal" || got.Priority != 0 {
 		t.Errorf("readThread = %+v, want CPU %d, normal 0", got, firstCPU(old))
 	}
 	if got := policyName(unix.SCHED_FIFO); got != "fifo" {

@@ -117,7 +117,7 @@ func shellPlan(o shellOptions, args []string, sh proto.ShellJob) (*plan.Plan, er
 	name := filepath.Base(bin)
 	p.SchedulerName = name
 	p.Scheduler = &plan.Scheduler{Name: name, OpsNames: []string{strings.TrimPrefix(name, "scx_"), name}, Binary: bin,
-		GuestPath: path.Join("/ktstr/sched", name), Args: args, Profile: "default", Watchdog: secondsDur(o.watchdogS)}
+		GuestPath: path.Join("/ktstr/sched", name), Args: args, Profile: "default", Watchdog: time.Duration(o.watchdogS) * time.Second}
 	return p, nil
 }
 
@@ -268,5 +268,3 @@ func (s *shellOutput) flush(n int) error {
 	s.buf = append(s.buf[:0], s.buf[n:]...)
 	return err
 }
-
-func secondsDur(s int) time.Duration { return time.Duration(s) * time.Second }
