@@ -17,7 +17,7 @@
 // tarball plus the current patches: when the patch set changes, the files
 // the old patches changed come back from the tarball (with a new mtime, so
 // the incremental build recompiles what uses them) before the new ones are
-// applied. There is one patch today:
+// applied. There are two:
 //
 //   - 0001-sched_ext-watchdog-override.patch adds the kernel parameter
 //     sched_ext.watchdog_override_ms (writable at run time in
@@ -29,6 +29,12 @@
 //     test's WatchdogTimeoutS means what it says from the moment the
 //     scheduler attaches: a runnable task that does not run for that long
 //     gets the scheduler ejected.
+//   - 0002-x86-int3-stale-under-emulation.patch (see [StaleInt3Patch]) makes
+//     the kernel resume, rather than die, on an INT3 its live patching has
+//     already replaced, which an emulated CPU (QEMU's TCG) can still
+//     execute; it logs "ktstr: resumed at <fn> after a stale INT3" the first
+//     time. Without it, attaching or detaching probes on code another vCPU
+//     runs can oops a TCG guest ("Oops: int3").
 //
 // A user's tree (BuildOptions.Source) is never modified: when its
 // kernel/sched/ext.c lacks watchdog_override_ms, [Build] builds it as it is,

@@ -186,6 +186,16 @@ func applyPatch(ctx context.Context, tree string, p kpatch, log io.Writer) error
 // watchdogPatch is the patch that adds sched_ext.watchdog_override_ms.
 const watchdogPatch = "0001-sched_ext-watchdog-override.patch"
 
+// StaleInt3Patch makes the guest kernel resume, rather than die, on an
+// INT3 its live patching already replaced, which emulated CPUs (QEMU's
+// TCG) can still execute: without it, attaching or detaching a probe on
+// kernel code another vCPU is running can oops a TCG guest. A kernel that
+// has it has the function StaleInt3Func (in vmlinux's symbols).
+const (
+	StaleInt3Patch = "0002-x86-int3-stale-under-emulation.patch"
+	StaleInt3Func  = "ktstr_int3_stale"
+)
+
 // hasWatchdogOverride reports whether the kernel tree carries the sched_ext
 // watchdog override (kernel/sched/ext.c mentions watchdog_override_ms).
 func hasWatchdogOverride(tree string) bool {

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -22,6 +23,22 @@ func TestEmbeddedPatches(t *testing.T) {
 	}
 	if len(p.sum) != 64 {
 		t.Errorf("sum %q", p.sum)
+	}
+}
+
+func TestStaleInt3Patch(t *testing.T) {
+	i := slices.IndexFunc(recipePatches, func(p kpatch) bool { return p.name == StaleInt3Patch })
+	if i < 0 {
+		t.Fatalf("embedded patches = %v, want %s", records(recipePatches), StaleInt3Patch)
+	}
+	p := recipePatches[i]
+	if len(p.files) != 1 || p.files[0] != "arch/x86/kernel/traps.c" {
+		t.Errorf("%s changes %v, want arch/x86/kernel/traps.c", p.name, p.files)
+	}
+	for _, s := range []string{"static noinline bool " + StaleInt3Func + "(", "!do_int3(regs) && !" + StaleInt3Func + "(regs)"} {
+		if !bytes.Contains(p.data, []byte(s)) {
+			t.Errorf("%s lacks %q", p.name, s)
+		}
 	}
 }
 
