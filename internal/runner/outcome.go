@@ -250,6 +250,11 @@ func (o *Outcome) classify() *verdict.Failure {
 		return verdict.New(verdict.HarnessError, "reading the guest's results channel failed: %v", o.TaskErr)
 	case panicLine(o.VM.Console) != "":
 		f := verdict.New(verdict.KernelPanic, "guest kernel panic: %s", panicLine(o.VM.Console))
+		var cause string
+		f.Detail, cause = oops(o.VM.Console)
+		if cause != "" && !strings.Contains(f.Summary, cause) {
+			f.Summary += " (" + cause + ")"
+		}
 		if o.Done != nil {
 			f.Summary += " (after the guest reported done)"
 		}
@@ -263,6 +268,8 @@ func (o *Outcome) classify() *verdict.Failure {
 		return f
 	case o.VM.Killed != "":
 		return verdict.New(verdict.HarnessError, "VM killed: %s", o.VM.Killed)
+	case o.VMMCrash() != "":
+		return verdict.New(verdict.HarnessError, "QEMU crashed (%s): a fault of the VMM, not of the guest or the scheduler: %s", o.VMMCrash(), strings.Join(o.VM.Stderr, "; "))
 	case o.FrameErr != nil:
 		return verdict.New(verdict.HarnessError, "the results channel cannot be trusted: %d bad frame(s), the first: %v", o.FrameErrs, o.FrameErr)
 	case o.VM.ExitCode != 0:
@@ -346,6 +353,69 @@ func panicLine(console []string) string {
 		}
 	}
 	return ""
+}
+
+// VMMCrash says how QEMU itself crashed: killed by a signal the harness
+// did not send, or failing one of its own assertions; "" when it did not.
+// Such a run says nothing about the guest, and may be run again.
+func (o *Outcome) VMMCrash() string {
+	if o.VM.Killed != "" || o.VM.ExitCode == 0 {
+		return ""
+	}
+	for _, l := range o.VM.Stderr {
+		if strings.Contains(l, "Assertion") && strings.Contains(l, "failed") {
+			return "an assertion of its own failed"
+		}
+	}
+	if o.VM.ExitCode < 0 {
+		return "killed by a signal the harness did not send"
+	}
+	return ""
+}
+
+// oopsMarkers start the kernel's report of what went wrong before it
+// panics; a warning only where nothing else does (panic_on_warn).
+var oopsMarkers = [][]string{{"BUG:", "Oops:", "general protection fault", "kernel BUG at", "Unable to handle kernel"}, {"WARNING:"}}
+
+// oopsLines bounds the oops excerpt.
+const oopsLines = 60
+
+// oops returns the kernel's report on the console that led to its panic,
+// from the line that starts it (the earliest "BUG:", "Oops:", ... line of
+// the oopsLines before the panic line) to the panic line, and its cause:
+// that first line with the faulting instruction ("BUG: kernel NULL pointer
+// dereference, address: 0000000000000010; RIP: 0010:fn+0x1/0x2"). Without
+// such a line, it returns the lines before the panic and no cause.
+func oops(console []string) (lines []string, cause string) {
+	end := slices.IndexFunc(console, func(l string) bool { return strings.Contains(l, "Kernel panic - not syncing") })
+	if end < 0 {
+		return nil, ""
+	}
+	from := max(0, end-oopsLines)
+	start := -1
+	for _, markers := range oopsMarkers {
+		start = slices.IndexFunc(console[from:end], func(l string) bool {
+			return slices.ContainsFunc(markers, func(m string) bool { return strings.Contains(l, m) })
+		})
+		if start >= 0 {
+			break
+		}
+	}
+	if start < 0 {
+		return slices.Clone(console[max(0, end-oopsLines/2) : end+1]), ""
+	}
+	lines = slices.Clone(console[from+start : end+1])
+	cause = strings.TrimSpace(lines[0])
+	if i := strings.Index(cause, "] "); strings.HasPrefix(cause, "[") && i > 0 {
+		cause = strings.TrimSpace(cause[i+2:]) // the kernel's timestamp
+	}
+	for _, l := range lines {
+		if i := strings.Index(l, "RIP: "); i >= 0 {
+			cause += "; " + strings.TrimSpace(l[i:])
+			break
+		}
+	}
+	return lines, cause
 }
 
 // Phases describes where the time to the test function went: QEMU and

@@ -79,6 +79,9 @@ func TestFailure(t *testing.T) {
 		{"timeout", vm.Result{Killed: "timeout after 1m0s", TimedOut: true, ExitCode: -1}, []frame{hello}, verdict.GuestHang, "host-side"},
 		{"canceled", vm.Result{Killed: "canceled: go test -timeout is about to expire", ExitCode: -1}, []frame{hello}, verdict.HarnessError, "go test -timeout"},
 		{"qemu", vm.Result{ExitCode: 1, Stderr: []string{"qemu: bad option"}}, nil, verdict.HarnessError, "QEMU exited with status 1: qemu: bad option"},
+		{"qemu assertion", vm.Result{ExitCode: -1, Stderr: []string{"qemu: ../hw/pci/msix.c:227: msix_table_mmio_write: Assertion `a' failed."}}, []frame{hello}, verdict.HarnessError, "QEMU crashed (an assertion of its own failed): a fault of the VMM"},
+		{"qemu signal", vm.Result{ExitCode: -1}, []frame{hello}, verdict.HarnessError, "QEMU crashed (killed by a signal the harness did not send)"},
+		{"qemu killed by the harness", vm.Result{ExitCode: -1, Killed: "canceled: interrupted"}, []frame{hello}, verdict.HarnessError, "VM killed: canceled"},
 		{"silent", vm.Result{}, nil, verdict.HarnessError, "without reporting done"},
 		{"no result", vm.Result{}, []frame{hello, done}, verdict.HarnessError, "without the test function's result"},
 		// Only well-formed done frames count: {"failure":1} used to pass.
@@ -182,5 +185,41 @@ func TestCachedArchiveRebuilt(t *testing.T) {
 	}
 	if _, err := os.Stat(p2); err != nil {
 		t.Fatalf("the archive was not rebuilt: %v", err)
+	}
+}
+
+// TestKernelPanicOops: a panic's failure names the oops that led to it, with
+// the faulting instruction, and keeps the oops as its evidence; an earlier,
+// unrelated warning is not taken for its start.
+func TestKernelPanicOops(t *testing.T) {
+	console := []string{
+		"[    1.000000] WARNING: CPU: 0 PID: 1 at kernel/foo.c:1 foo+0x1/0x2",
+		"[    2.000000] boot done",
+		"[    3.210000] BUG: kernel NULL pointer dereference, address: 0000000000000010",
+		"[    3.210001] #PF: supervisor read access in kernel mode",
+		"[    3.210002] Oops: Oops: 0000 [#1] PREEMPT SMP NOPTI",
+		"[    3.210003] CPU: 1 UID: 0 PID: 0 Comm: swapper/1 Not tainted 6.12.117 #1",
+		"[    3.210004] RIP: 0010:bpf_trampoline_6442+0x2a/0x1000",
+		"[    3.210005] Call Trace:",
+		"[    3.210006] Kernel panic - not syncing: Fatal exception in interrupt",
+		"[    3.210007] ---[ end Kernel panic ]---",
+	}
+	hello := frame{proto.TypeHello, proto.Hello{}}
+	f := outcomeOf(t, vm.Result{Console: console}, hello).Failure()
+	if f == nil || f.Kind != verdict.KernelPanic {
+		t.Fatalf("failure %v, want a kernel panic", f)
+	}
+	want := "guest kernel panic: Kernel panic - not syncing: Fatal exception in interrupt (BUG: kernel NULL pointer dereference, address: 0000000000000010; RIP: 0010:bpf_trampoline_6442+0x2a/0x1000)"
+	if f.Summary != want {
+		t.Errorf("summary %q\nwant    %q", f.Summary, want)
+	}
+	if len(f.Detail) != 7 || f.Detail[0] != console[2] || f.Detail[6] != console[8] {
+		t.Errorf("detail %q, want the oops from its BUG line to the panic line", f.Detail)
+	}
+	// Without an oops line before it, the lines before the panic are the
+	// evidence, and the summary is the panic line alone.
+	f = outcomeOf(t, vm.Result{Console: []string{"a", "b", "[ 2.0] Kernel panic - not syncing: sysrq triggered crash"}}, hello).Failure()
+	if f.Summary != "guest kernel panic: Kernel panic - not syncing: sysrq triggered crash" || len(f.Detail) != 3 {
+		t.Errorf("sysrq panic: %q, detail %q", f.Summary, f.Detail)
 	}
 }
