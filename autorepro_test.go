@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ktstr-go/ktstr"
+	"github.com/ktstr-go/ktstr/kernel"
 	"github.com/ktstr-go/ktstr/report"
 )
 
@@ -82,6 +83,17 @@ func TestAutoRepro(t *testing.T) {
 			if n := len(a.Before); n > 0 && a.Before[n-1].Rel > 0 {
 				t.Errorf("last event before the exit at %v, after it", a.Before[n-1].Rel)
 			}
+			// The exit's backtrace names try_to_wake_up, which every CPU
+			// runs: probing it is safe under TCG only with the recipe
+			// kernel's stale-INT3 patch; a kernel without says why not.
+			if !slices.Contains(a.Probes, "fentry select_task_rq_scx") {
+				t.Errorf("select_task_rq_scx, in the backtrace, not probed: %q", a.Probes)
+			}
+			if !slices.Contains(a.Probes, "fentry try_to_wake_up") && !slices.ContainsFunc(a.Notes, func(n string) bool {
+				return strings.HasPrefix(n, "not probed: try_to_wake_up") && strings.Contains(n, kernel.StaleInt3Patch)
+			}) {
+				t.Errorf("try_to_wake_up, in the backtrace, neither probed nor said why: probes %q, notes %q", a.Probes, a.Notes)
+			}
 		}},
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
@@ -110,6 +122,11 @@ func TestAutoRepro(t *testing.T) {
 			rec := recs[0]
 			if rec.Passed || rec.Kind != ktstr.SchedulerEjected || !rec.AutoRepro.Reproduced || rec.AutoRepro.Total == 0 || len(rec.AutoRepro.Events) == 0 {
 				t.Fatalf("record: passed %v, kind %s, auto-repro %+v", rec.Passed, rec.Kind, rec.AutoRepro)
+			}
+			// Probes stay attached until the guest powers off (see
+			// probe.PinDir).
+			if i := slices.IndexFunc(rec.AutoRepro.Notes, func(n string) bool { return strings.Contains(n, "not pinned") }); i >= 0 {
+				t.Errorf("auto-repro: %s", rec.AutoRepro.Notes[i])
 			}
 			t.Logf("auto-repro rerun %.1fs, %d events recorded, %d lost, %d probe(s)", rec.AutoRepro.Duration.Seconds(), rec.AutoRepro.Total, rec.AutoRepro.Lost, len(rec.AutoRepro.Probes))
 			tc.check(t, rec)

@@ -238,6 +238,54 @@ func processesWithEnv(kv string) []string {
 	return found
 }
 
+// TestQEMUCrash: QEMU crashing on its own (here a stand-in that fails an
+// assertion and aborts, as QEMU 7.2 once did in msix_table_mmio_write) is
+// a fault of the VMM: the run boots once more and passes; crashing again,
+// it is a harness error saying so, never a verdict on the guest.
+func TestQEMUCrash(t *testing.T) {
+	if ktstr.InGuest() {
+		t.Skip("host-only")
+	}
+	ktstr.RequireVM(t)
+	qemu, err := exec.LookPath("qemu-system-x86_64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := os.Getenv("KTSTR_QEMU"); q != "" {
+		qemu = q
+	}
+	const assertion = "qemu-system-x86_64: ../hw/pci/msix.c:227: msix_table_mmio_write: Assertion `addr < vdev->msix_entries_nr * PCI_MSIX_ENTRY_SIZE' failed."
+	for _, tc := range []struct {
+		name  string
+		times int // crashes before QEMU runs
+		pass  bool
+	}{{"once", 1, true}, {"twice", 2, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			wrapper := filepath.Join(dir, "qemu")
+			script := fmt.Sprintf("#!/bin/sh\nn=$(cat %[1]s/n 2>/dev/null || echo 0)\nif [ \"$n\" -lt %[2]d ]; then echo $((n+1)) > %[1]s/n; echo \"%[3]s\" >&2; kill -ABRT $$; fi\nexec %[4]s \"$@\"\n",
+				dir, tc.times, strings.ReplaceAll(assertion, "`", "\\`"), qemu)
+			if err := os.WriteFile(wrapper, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			h := startHelper(t, "pass", nil, "KTSTR_QEMU="+wrapper)
+			code, out := h.wait(5 * time.Minute)
+			h.checkNothingLeft()
+			if (code == 0) != tc.pass {
+				t.Fatalf("exit code %d, want pass=%v; output:\n%s", code, tc.pass, out)
+			}
+			retry := "ktstr: QEMU crashed (an assertion of its own failed: " + assertion + "); booting the same plan once more"
+			if n := strings.Count(out, retry); n != 1 {
+				t.Errorf("%d retry line(s), want 1 %q; output:\n%s", n, retry, out)
+			}
+			if !tc.pass && !strings.Contains(out, "harness-error: QEMU crashed (an assertion of its own failed): a fault of the VMM, not of the guest or the scheduler: "+assertion) {
+				t.Errorf("a second crash is not a harness error saying so; output:\n%s", out)
+			}
+		})
+	}
+}
+
 // TestFailureModes checks that each way a guest can fail becomes a clear
 // host-side failure with the relevant output, and leaves nothing behind.
 // It is not parallel at the top level, so its helpers' VMs only wait for

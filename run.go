@@ -23,10 +23,12 @@ import (
 	"github.com/ktstr-go/ktstr/internal/proto"
 	"github.com/ktstr-go/ktstr/internal/repro"
 	"github.com/ktstr-go/ktstr/internal/runner"
+	"github.com/ktstr-go/ktstr/kernel"
 	"github.com/ktstr-go/ktstr/report"
 	"github.com/ktstr-go/ktstr/topology"
 	"github.com/ktstr-go/ktstr/verdict"
 	"github.com/ktstr-go/ktstr/verify"
+	"github.com/ktstr-go/ktstr/vm"
 )
 
 // Func is a test function. It runs inside the guest.
@@ -215,18 +217,22 @@ func autoRepro(ctx context.Context, t *testing.T, env *runner.HostEnv, p *plan.P
 		return
 	}
 	var sym repro.Symbolizer
-	var has func(string) bool
-	var notes []string
+	var notes, fns []string
 	if env.Image.Vmlinux == "" {
 		notes = append(notes, "no vmlinux next to the kernel image: kernel functions are not probed or symbolized")
 	} else if syms, err := ksym.Load(env.Image.Vmlinux); err != nil {
 		notes = append(notes, fmt.Sprintf("kernel symbols: %v: kernel functions are not probed or symbolized", err))
 	} else {
-		sym, has = syms.Lookup, syms.Has
-	}
-	var fns []string
-	if has != nil {
-		fns = repro.Functions(append(slices.Clone(failure.Detail), o.Dump...), repro.Tasks(failure.Exit), has)
+		sym = syms.Lookup
+		lines, pids := append(slices.Clone(failure.Detail), o.Dump...), repro.Tasks(failure.Exit)
+		fns = repro.Functions(lines, pids, syms.Has)
+		if o.Accel == vm.TCG && !syms.Has(kernel.StaleInt3Func) {
+			named := fns
+			fns = repro.Functions(lines, pids, func(n string) bool { return syms.Has(n) && repro.SchedExtOnly(n, syms.Local(n)) })
+			if left := slices.DeleteFunc(slices.Clone(named), func(n string) bool { return slices.Contains(fns, n) }); len(left) > 0 {
+				notes = append(notes, fmt.Sprintf("not probed: %s: the rest of the kernel runs them too, and this kernel lacks ktstr's %s, without which patching code another vCPU runs can oops a TCG guest (a stale INT3); only sched_ext's own functions are probed", strings.Join(left, ", "), kernel.StaleInt3Patch))
+			}
+		}
 	}
 	rp, s := *p, *p.Scheduler
 	s.Probe = &proto.ProbeJob{Functions: fns}
@@ -361,6 +367,12 @@ func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan,
 		logf("ktstr: warning: kernel %s is not the current recipe's build (%s)", kernelName(env), env.Image.Stale)
 	}
 	o, err := runner.Run(ctx, *env, p, id, hooks)
+	if err == nil && o.VMMCrash() != "" && ctx.Err() == nil {
+		// A fault of QEMU says nothing about the guest: boot once more,
+		// and say so; a second crash is the verdict.
+		logf("ktstr: QEMU crashed (%s: %s); booting the same plan once more", o.VMMCrash(), strings.Join(o.VM.Stderr, "; "))
+		o, err = runner.Run(ctx, *env, p, id, hooks)
+	}
 	if perf.IsUnfit(err) {
 		if env.PerfRequired && ciMode() {
 			tb.Fatalf("ktstr: %v (CI=true and KTSTR_PERF_REQUIRED=1: this host is meant to run performance mode)", err)

@@ -43,6 +43,10 @@ type AutoRepro struct {
 	// or why the rerun could not run at all.
 	Probes []string `json:"probes,omitempty"`
 	Notes  []string `json:"notes,omitempty"`
+	// Evidence, for a rerun that failed otherwise than the first run, is
+	// what explains its own failure: its guest log lines, else the tail of
+	// its console (a kernel oops, say).
+	Evidence []string `json:"evidence,omitempty"`
 }
 
 // ProbeEvent is one decoded probe event.
@@ -110,6 +114,9 @@ func (a *AutoRepro) write(w io.Writer) {
 	}
 	for _, n := range a.Notes {
 		fmt.Fprintf(w, "\nnote: %s", n)
+	}
+	if len(a.Evidence) > 0 {
+		fmt.Fprintf(w, "\nthe rerun's own failure (%d line(s) of its guest log):\n%s", len(a.Evidence), strings.Join(a.Evidence, "\n"))
 	}
 	for _, pid := range a.Tasks {
 		var mine []ProbeEvent

@@ -16,6 +16,7 @@ type Table struct {
 	names  []string
 	sizes  []uint64
 	byName map[string]bool
+	local  map[string]bool
 }
 
 var tables sync.Map // path+size+mtime -> *entry
@@ -50,7 +51,7 @@ func load(path string) (*Table, error) {
 		return nil, fmt.Errorf("ksym: %s: %w", path, err)
 	}
 	sort.Slice(syms, func(i, j int) bool { return syms[i].Value < syms[j].Value })
-	t := &Table{byName: map[string]bool{}}
+	t := &Table{byName: map[string]bool{}, local: map[string]bool{}}
 	for _, s := range syms {
 		if elf.ST_TYPE(s.Info) != elf.STT_FUNC || s.Value == 0 {
 			continue
@@ -59,6 +60,9 @@ func load(path string) (*Table, error) {
 		t.names = append(t.names, s.Name)
 		t.sizes = append(t.sizes, s.Size)
 		t.byName[s.Name] = true
+		if elf.ST_BIND(s.Info) == elf.STB_LOCAL {
+			t.local[s.Name] = true
+		}
 	}
 	return t, nil
 }
@@ -77,3 +81,7 @@ func (t *Table) Lookup(addr uint64) string {
 
 // Has reports whether the kernel has a function named name.
 func (t *Table) Has(name string) bool { return t.byName[name] }
+
+// Local reports whether the kernel's function name is local to its file (a
+// static function in C), so only code of that file calls it.
+func (t *Table) Local(name string) bool { return t.local[name] }

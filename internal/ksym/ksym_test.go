@@ -43,6 +43,9 @@ func TestLookup(t *testing.T) {
 		if !tab.Has(s.Name) {
 			t.Errorf("Has(%q) = false", s.Name)
 		}
+		if local := elf.ST_BIND(s.Info) == elf.STB_LOCAL; tab.Local(s.Name) != local && !local {
+			t.Errorf("Local(%q) = %v, want %v", s.Name, !local, local)
+		}
 	}
 	if checked == 0 {
 		t.Fatal("no function symbols checked")

@@ -17,7 +17,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -66,15 +69,16 @@ type Session struct {
 	rd    *ringbuf.Reader
 	done  chan struct{}
 
-	mu       sync.Mutex
-	tasks    map[uint32][]proto.ProbeEvent
-	all      []proto.ProbeEvent
-	funcs    map[uint64]proto.ProbeEvent // the last hit of each function
-	hits     map[uint64]uint64
-	exits    []proto.ProbeEvent
-	total    int
-	attached []string
-	notes    []string
+	mu        sync.Mutex
+	tasks     map[uint32][]proto.ProbeEvent
+	all       []proto.ProbeEvent
+	funcs     map[uint64]proto.ProbeEvent // the last hit of each function
+	hits      map[uint64]uint64
+	exits     []proto.ProbeEvent
+	total     int
+	attached  []string
+	notes     []string
+	pinFailed bool // a link could not be pinned (noted once)
 }
 
 // Start loads the probes and attaches those that need no scheduler: the
@@ -145,10 +149,9 @@ func (s *Session) attachFentry(fn string) error {
 		return err
 	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	s.progs = append(s.progs, p)
-	s.links = append(s.links, l)
-	s.attached = append(s.attached, "fentry "+fn)
+	s.mu.Unlock()
+	s.hold("fentry "+fn, l)
 	return nil
 }
 
@@ -162,14 +165,35 @@ func traceKind(p *ebpf.ProgramSpec) string {
 // attach runs one attachment, keeping its link or noting why it failed.
 func (s *Session) attach(what string, fn func() (link.Link, error)) {
 	l, err := fn()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err != nil {
-		s.notes = append(s.notes, fmt.Sprintf("could not attach %s: %v", what, err))
+		s.note("could not attach %s: %v", what, err)
 		return
 	}
+	s.hold(what, l)
+}
+
+// PinDir is where a session pins its links in the guest's BPF file system.
+// Pinned, a probe stays attached when the process that attached it exits,
+// until the guest powers off: detaching patches kernel code back while
+// other CPUs may be running it, which is not safe under TCG (the guest
+// oopses on a stale int3 of the kernel's live patching), so nothing is
+// detached while the guest runs. Close unpins.
+const PinDir = "/sys/fs/bpf/ktstr-probes"
+
+// hold records the attached link l, pinned under PinDir.
+func (s *Session) hold(what string, l link.Link) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.links = append(s.links, l)
 	s.attached = append(s.attached, what)
+	err := os.MkdirAll(PinDir, 0o700)
+	if err == nil {
+		err = l.Pin(filepath.Join(PinDir, strconv.Itoa(len(s.links))))
+	}
+	if err != nil && !s.pinFailed {
+		s.pinFailed = true
+		s.notes = append(s.notes, fmt.Sprintf("probes are not pinned in %s (%v): they detach when the sentinel exits, which under TCG may oops the guest", PinDir, err))
+	}
 }
 
 // ErrNotLoaded is AttachScheduler's error while no sched_ext scheduler has
@@ -501,6 +525,7 @@ func (s *Session) Close() {
 	s.links, s.progs, s.rd, s.maps = nil, nil, nil, nil
 	s.mu.Unlock()
 	for _, l := range links {
+		_ = l.Unpin()
 		l.Close()
 	}
 	if rd != nil {

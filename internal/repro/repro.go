@@ -55,6 +55,17 @@ var genericNames = map[string]bool{"kthread": true, "worker_thread": true, "cpu_
 	"schedule": true, "__schedule": true, "schedule_preempt_disabled": true, "preempt_schedule_common": true,
 	"preempt_schedule_irq": true, "schedule_idle": true}
 
+// SchedExtOnly reports whether only sched_ext runs the kernel function
+// name: a function local to sched_ext's code (static, local is true, and
+// named for it: "scx") or one of the kfuncs sched_ext gives BPF schedulers
+// (scx_bpf_*), which only a BPF scheduler calls. Until a scheduler attaches
+// no CPU runs such a function, so a probe attached before it patches code
+// nothing is executing; under TCG, patching code another vCPU runs is not
+// safe (the guest oopses on a stale int3 of the kernel's live patching).
+func SchedExtOnly(name string, local bool) bool {
+	return strings.HasPrefix(name, "scx_bpf_") || (local && strings.Contains(name, "scx"))
+}
+
 func interruptEntry(name string) bool {
 	for _, p := range []string{"asm_", "sysvec_", "__sysvec_", "entry_"} {
 		if strings.HasPrefix(name, p) {
@@ -187,6 +198,9 @@ func Section(first, second *verdict.Failure, d time.Duration, r *proto.ProbeRepo
 	a := &verdict.AutoRepro{Reproduced: Reproduced(first, second), Duration: d}
 	if second != nil {
 		a.Kind, a.Summary = second.Kind, second.Summary
+		if !a.Reproduced {
+			a.Evidence = evidence(second)
+		}
 	}
 	if r == nil {
 		a.Notes = append(a.Notes, "the rerun sent no probe report")
@@ -229,6 +243,25 @@ func Section(first, second *verdict.Failure, d time.Duration, r *proto.ProbeRepo
 	}
 	a.Functions = functionHits(r, zero, sym)
 	return a
+}
+
+// evidenceLines bounds the rerun's evidence kept in the section.
+const evidenceLines = 40
+
+// evidence returns what explains f: its guest log lines, else the last
+// lines of its console.
+func evidence(f *verdict.Failure) []string {
+	l := f.Detail
+	if len(l) == 0 {
+		l = f.Console
+		if len(l) > evidenceLines {
+			l = l[len(l)-evidenceLines:]
+		}
+	}
+	if len(l) > evidenceLines {
+		l = l[:evidenceLines]
+	}
+	return slices.Clone(l)
 }
 
 func functionHits(r *proto.ProbeReport, zero time.Duration, sym Symbolizer) []verdict.FunctionHits {

@@ -266,4 +266,40 @@ func TestSection(t *testing.T) {
 	if out := fmt.Sprintf("%v", &f); !strings.Contains(out, "--- auto-repro: did not reproduce in a second VM with probes (1.0s): passed ---") {
 		t.Errorf("%%v of a rerun that passed:\n%s", out)
 	}
+	if a.Evidence != nil {
+		t.Errorf("evidence %q of a rerun that passed", a.Evidence)
+	}
+	// A rerun that failed otherwise shows what explains its own failure;
+	// a reproduced one does not repeat the first run's evidence.
+	panicked := &verdict.Failure{Kind: verdict.KernelPanic, Summary: "guest kernel panic: Fatal exception in interrupt", Detail: []string{"BUG: kernel NULL pointer dereference", "Kernel panic - not syncing: Fatal exception in interrupt"}}
+	f.AutoRepro = Section(first, panicked, time.Second, nil, nil)
+	if out := fmt.Sprintf("%v", &f); !strings.Contains(out, "the rerun's own failure (2 line(s) of its guest log):\nBUG: kernel NULL pointer dereference\n") {
+		t.Errorf("%%v of a rerun that panicked:\n%s", out)
+	}
+	if a := Section(first, second, time.Second, nil, nil); a.Evidence != nil {
+		t.Errorf("evidence %q of a reproduced failure", a.Evidence)
+	}
+}
+
+// TestSchedExtOnly: sched_ext's static functions and its kfuncs run only
+// once a scheduler attaches; the kernel's own and the hooks it calls into
+// sched_ext always run.
+func TestSchedExtOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		local bool
+		want  bool
+	}{
+		{"select_task_rq_scx", true, true},
+		{"scx_watchdog_workfn", true, true},
+		{"scx_bpf_error_bstr", false, true},
+		{"scx_tick", false, false},          // called on every tick
+		{"__scx_update_idle", false, false}, // called from idle
+		{"try_to_wake_up", false, false},
+		{"process_one_work", true, false},
+	} {
+		if got := SchedExtOnly(tc.name, tc.local); got != tc.want {
+			t.Errorf("SchedExtOnly(%q, %v) = %v, want %v", tc.name, tc.local, got, tc.want)
+		}
+	}
 }
