@@ -383,6 +383,9 @@ func boot(ctx context.Context, tb testing.TB, env *runner.HostEnv, p *plan.Plan,
 		return nil, verdict.New(verdict.HarnessError, "could not start the VM: %v", err)
 	}
 	logPlacement(tb, o)
+	for _, n := range o.KernelNotes {
+		logf("ktstr: guest kernel: %s", n)
+	}
 	return o, o.Failure()
 }
 
@@ -476,7 +479,7 @@ func record(env *runner.HostEnv, p *plan.Plan, id runner.RunID, name string, ite
 			r.Result = &a
 		}
 	}
-	r.Monitor, r.Samples, r.MonitorNotes = o.MonitorResult, o.Monitor, o.MonitorNotes
+	r.Monitor, r.Samples, r.MonitorNotes, r.KernelNotes = o.MonitorResult, o.Monitor, o.MonitorNotes, o.KernelNotes
 	if failure != nil {
 		r.AutoRepro = failure.AutoRepro
 	}

@@ -68,6 +68,9 @@ type Record struct {
 	Monitor      *verify.Result        `json:"monitor,omitempty"`
 	Samples      *verify.MonitorSeries `json:"samples,omitempty"`
 	MonitorNotes []string              `json:"monitor_notes,omitempty"`
+	// KernelNotes are what the guest kernel said that the harness reports
+	// whatever the verdict (it resumed after a stale INT3 of emulation).
+	KernelNotes []string `json:"kernel_notes,omitempty"`
 	// SchedulerSHA256 identifies the scheduler binary's version (sha256 of
 	// the host file); Host is the machine the run was on.
 	SchedulerSHA256 string `json:"scheduler_sha256,omitempty"`

@@ -54,6 +54,11 @@ type Outcome struct {
 	FrameErr  error
 	FrameErrs int
 
+	// KernelNotes are the guest kernel's console lines the harness reports
+	// whatever the verdict: it resumed after a stale INT3 (see
+	// kernel.StaleInt3Patch), which only emulation produces.
+	KernelNotes []string
+
 	// Dump holds the first lines of the kernel's sched_ext dumps the guest
 	// forwarded (at an ejection, or when the monitor asked for one).
 	Dump []string
@@ -353,6 +358,27 @@ func panicLine(console []string) string {
 		}
 	}
 	return ""
+}
+
+// staleInt3Line is what the recipe kernel logs when it resumes after a
+// stale INT3 (kernel/patches/0002-x86-int3-stale-under-emulation.patch).
+const staleInt3Line = "after a stale INT3"
+
+// console looks at each line of the guest's console as it comes, keeping
+// the KernelNotes, then passes it on to next (nil: nobody).
+func (o *Outcome) console(next func(string)) func(string) {
+	return func(line string) {
+		if strings.Contains(line, staleInt3Line) && len(o.KernelNotes) < 8 {
+			n := line
+			if i := strings.Index(n, "ktstr: "); i >= 0 {
+				n = n[i+len("ktstr: "):]
+			}
+			o.KernelNotes = append(o.KernelNotes, strings.TrimSpace(n)+"; the guest went on")
+		}
+		if next != nil {
+			next(line)
+		}
+	}
 }
 
 // VMMCrash says how QEMU itself crashed: killed by a signal the harness

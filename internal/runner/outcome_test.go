@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -222,4 +223,24 @@ func TestKernelPanicOops(t *testing.T) {
 	if f.Summary != "guest kernel panic: Kernel panic - not syncing: sysrq triggered crash" || len(f.Detail) != 3 {
 		t.Errorf("sysrq panic: %q, detail %q", f.Summary, f.Detail)
 	}
+}
+
+// TestKernelNotes: the kernel's resumption after a stale INT3 is kept to be
+// reported, and every line still reaches the console hook as it came.
+func TestKernelNotes(t *testing.T) {
+	o := &Outcome{}
+	var got []string
+	c := o.console(func(l string) { got = append(got, l) })
+	lines := []string{"[ 1.0] boot", "[ 9.26] traps: ktstr: resumed at try_to_wake_up+0x4/0x5f0 after a stale INT3 (emulated cross-modifying code)"}
+	for _, l := range lines {
+		c(l)
+	}
+	if !slices.Equal(got, lines) {
+		t.Errorf("the hook got %q, want %q", got, lines)
+	}
+	want := "resumed at try_to_wake_up+0x4/0x5f0 after a stale INT3 (emulated cross-modifying code); the guest went on"
+	if len(o.KernelNotes) != 1 || o.KernelNotes[0] != want {
+		t.Errorf("KernelNotes %q, want [%q]", o.KernelNotes, want)
+	}
+	o.console(nil)("no hook") // a nil hook is fine
 }

@@ -150,7 +150,7 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 		Accel:      host.Accel.Accel,
 		Cmdline:    cmdline,
 		Timeout:    b.Host,
-		Console:    hooks.Console,
+		Console:    o.console(hooks.Console),
 		Terminal:   hooks.Terminal,
 		Ports: []vm.Port{{Name: proto.PortName, Read: func(r io.Reader) error {
 			o.readFrames(r, hooks.Frame)
