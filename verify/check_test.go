@@ -105,11 +105,16 @@ func TestCheck(t *testing.T) {
 				"cgroup cg_0: spread 40.0% > spread limit 15% (worker 1 off-CPU 60.0%, worker 0 20.0%)"}},
 		},
 		{
-			// spread is a percentage: not scaled under TCG; same 40 > 15.
-			name: "spread not scaled", cfg: only(spread(15)), env: tcg(3),
+			// spread is scaled under TCG (the host preempting a vCPU
+			// skews shares): 40 > 10*3 fails, 40 <= 15*3 passes.
+			name: "spread scaled", cfg: only(spread(10)), env: tcg(3),
 			cgroups: cg0(wk(10, 1, 2*s, 1600*ms), wk(10, 1, 2*s, 800*ms)),
-			want: []wantFailure{{"spread", -1, 40, 15,
-				"cgroup cg_0: spread 40.0% > spread limit 15% (worker 1 off-CPU 60.0%, worker 0 20.0%)"}},
+			want: []wantFailure{{"spread", -1, 40, 30,
+				"cgroup cg_0: spread 40.0% > spread limit 10% x3 (tcg) = 30% (worker 1 off-CPU 60.0%, worker 0 20.0%)"}},
+		},
+		{
+			name: "spread scaled, within", cfg: only(spread(15)), env: tcg(3),
+			cgroups: cg0(wk(10, 1, 2*s, 1600*ms), wk(10, 1, 2*s, 800*ms)),
 		},
 		{
 			// off 100*0.4/2 = 20%, 100*0.7/2 = 35%: spread 15 = limit, passes.

@@ -26,7 +26,8 @@ type Config struct {
 	// checkpoints, in milliseconds.
 	MaxGapMs Threshold `json:"max_gap_ms"`
 	// MaxSpreadPct is the largest tolerated difference, in percentage
-	// points, between the most and least off-CPU worker of a cgroup.
+	// points, between the most and least off-CPU worker of a cgroup;
+	// multiplied under TCG like the time-based limits (see Env).
 	MaxSpreadPct Threshold `json:"max_spread_pct"`
 	// MaxThroughputCV bounds the coefficient of variation of work units per
 	// CPU-second across a cgroup's workers.

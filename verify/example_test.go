@@ -36,7 +36,7 @@ func ExampleSettings() {
 	// Output:
 	// field               check           kind      default unit                 scaling    scope
 	// NotStarved          starvation      switch    on      -                    unscaled   cgroup
-	// MaxSpreadPct        spread          max       15      %                    unscaled   cgroup
+	// MaxSpreadPct        spread          max       15      %                    multiplied cgroup
 	// MaxGapMs            gap             max       2000    ms                   multiplied cgroup
 	// Isolation           isolation       switch    off     -                    unscaled   cgroup
 	// MaxThroughputCV     throughput_cv   max       -       -                    unscaled   cgroup

@@ -13,7 +13,7 @@ import (
 // failingResult fails starvation (worker 2), spread and isolation on
 // statsCgroup, with scaled-limit and skipped-check notes.
 func failingResult() Result {
-	cfg := Merge(Defaults(), Config{MaxP99WakeLatencyNs: Val(2e6), Isolation: On})
+	cfg := Merge(Defaults(), Config{MaxP99WakeLatencyNs: Val(2e6), MaxSpreadPct: Val(5), Isolation: On})
 	cgs := []CgroupReport{statsCgroup(), {Name: "cg_1", Workers: []workload.Report{healthy()}}}
 	return Check(cfg, cgs, Env{Scale: 3, Accel: "tcg"})
 }
@@ -23,8 +23,9 @@ func TestResultString(t *testing.T) {
 	for _, want := range []string{
 		"FAIL: 3 check(s) failed\n",
 		"\n  [starvation] cgroup cg_0: worker 2 starved: 0 work units in 2.000 s wall, 1.400 s CPU\n",
-		"\n  [spread] cgroup cg_0: spread 40.0% > spread limit 15% (worker 1 off-CPU 60.0%, worker 0 20.0%)\n",
+		"\n  [spread] cgroup cg_0: spread 40.0% > spread limit 5% x3 (tcg) = 15% (worker 1 off-CPU 60.0%, worker 0 20.0%)\n",
 		"\n  [isolation] cgroup cg_0: worker 2 ran on CPU(s) 5 outside its cpuset 0-3\n",
+		"\n  note: scaled for slowdown: spread limit 5% x3 (tcg) = 15%\n",
 		"\n  note: scaled for slowdown: gap limit 2000 ms x3 (tcg) = 6000 ms\n",
 		"\n  note: scaled for slowdown: wake p99 limit 2000000 ns x3 (tcg) = 6000000 ns\n",
 		"\n  note: cgroup cg_1: wake p99 not checked: no wake latency samples\n",

@@ -60,9 +60,9 @@ func TestScaledLimits(t *testing.T) {
 		// KVM: effective = configured everywhere.
 		{"kvm", allLimits(), Env{Scale: 1, Accel: "kvm"}, eff{2000, 15, 0.3, 900, 5e6, 1.5, 10, 0.5}},
 		// TCG x3: gap 2000*3 = 6000 ms; p99 5e6*3 = 1.5e7 ns; work rate
-		// 900/3 = 300; iteration rate 10/3; spread, CVs and the migration
-		// ratio unchanged.
-		{"tcg x3", allLimits(), Env{Scale: 3, Accel: "tcg"}, eff{6000, 15, 0.3, 300, 1.5e7, 1.5, 10.0 / 3, 0.5}},
+		// 900/3 = 300; iteration rate 10/3; spread 15*3 = 45%; CVs and the
+		// migration ratio unchanged.
+		{"tcg x3", allLimits(), Env{Scale: 3, Accel: "tcg"}, eff{6000, 45, 0.3, 300, 1.5e7, 1.5, 10.0 / 3, 0.5}},
 		// a scale below 1 is ignored.
 		{"scale 0.5", allLimits(), Env{Scale: 0.5, Accel: "tcg"}, eff{2000, 15, 0.3, 900, 5e6, 1.5, 10, 0.5}},
 	} {
@@ -160,7 +160,7 @@ func TestLimitString(t *testing.T) {
 		{tcg, CheckWorkRate, "work rate limit 900 units/CPU-s /3 (tcg) = 300 units/CPU-s"},
 		// 10/3 = 3.333... shown with three decimals.
 		{tcg, CheckIterationRate, "iteration rate limit 10 iterations/s /3 (tcg) = 3.333 iterations/s"},
-		{tcg, CheckSpread, "spread limit 15%"},
+		{tcg, CheckSpread, "spread limit 15% x3 (tcg) = 45%"},
 		{tcg, CheckThroughputCV, "throughput CV limit 0.3"},
 		{tcg, CheckMigrationRatio, "migration ratio limit 0.5 migrations/iteration"},
 		{tcg, CheckIsolation, "isolation check"},
@@ -172,6 +172,7 @@ func TestLimitString(t *testing.T) {
 		}
 	}
 	want := []string{
+		"scaled for slowdown: spread limit 15% x3 (tcg) = 45%",
 		"scaled for slowdown: gap limit 2000 ms x3 (tcg) = 6000 ms",
 		"scaled for slowdown: work rate limit 900 units/CPU-s /3 (tcg) = 300 units/CPU-s",
 		"scaled for slowdown: wake p99 limit 5000000 ns x3 (tcg) = 15000000 ns",

@@ -129,7 +129,7 @@ var table = []Setting{
 	},
 	{
 		ID: CheckSpread, Field: "MaxSpreadPct", Kind: Maximum, Default: Val(15), Gate: "NotStarved",
-		Name: "spread limit", Unit: "%",
+		Name: "spread limit", Unit: "%", Scaling: Multiplied,
 		Rule: "a percentage is at most 100", valid: atMost100,
 		Formula: "per cgroup with ≥ 2 workers: max − min of 100·off-CPU/wall",
 		run:     checkSpread,
