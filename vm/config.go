@@ -76,13 +76,18 @@ func (c *Config) hostCPUs() []int {
 	return c.HostCPUs
 }
 
-// Port is a virtio-serial port (guest to host) and the task that reads it.
+// Port is a virtio-serial port (guest to host) and the task that reads it;
+// with Write, host to guest too.
 type Port struct {
 	// Name is the port's name as the guest sees it in
 	// /sys/class/virtio-ports/*/name.
 	Name string
 	// Read reads the stream to EOF. Its error is returned by Wait.
 	Read func(r io.Reader) error
+	// Write, when set, writes to the guest: it runs as a task beside Read
+	// and must return when ctx is canceled (QEMU exited or the VM was
+	// killed). Its error is returned by Wait.
+	Write func(ctx context.Context, w io.Writer) error
 }
 
 // LauncherCmdline is what the launcher puts first on every kernel command
@@ -272,8 +277,13 @@ func (c *Config) Args() ([]string, error) {
 		args = append(args, "-device", "virtio-serial-pci,id=vser")
 		for i, p := range c.Ports {
 			id := fmt.Sprintf("port%d", i)
+			chardev := fmt.Sprintf("file,id=%s,path=/dev/fd/%d", id, firstPortFD+i)
+			if p.Write != nil {
+				// Both ways: a socket already connected to the host.
+				chardev = fmt.Sprintf("socket,id=%s,fd=%d", id, firstPortFD+i)
+			}
 			args = append(args,
-				"-chardev", fmt.Sprintf("file,id=%s,path=/dev/fd/%d", id, firstPortFD+i),
+				"-chardev", chardev,
 				"-device", fmt.Sprintf("virtserialport,bus=vser.0,chardev=%s,name=%s", id, p.Name))
 		}
 	}

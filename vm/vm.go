@@ -167,7 +167,24 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 	}
 	theirs, ours = append(theirs, stdinR), append(ours, stdinW)
 	var writers []*os.File
+	var portWriters []*os.File // per port with Write: the host's end, to write
 	for i := 0; i < 2+len(cfg.Ports); i++ {
+		if i >= 2 && cfg.Ports[i-2].Write != nil {
+			host, guest, err := socketpair()
+			if err != nil {
+				return nil, fmt.Errorf("vm start: port socket: %w", err)
+			}
+			hw, err := dupFile(host, "port-write")
+			if err != nil {
+				host.Close()
+				guest.Close()
+				return nil, fmt.Errorf("vm start: port socket: %w", err)
+			}
+			readers, writers = append(readers, host), append(writers, guest)
+			theirs, ours = append(theirs, guest), append(ours, host, hw)
+			portWriters = append(portWriters, hw)
+			continue
+		}
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, fmt.Errorf("vm start: pipe: %w", err)
@@ -239,6 +256,20 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 			return nil
 		})
 	}
+	for _, p := range cfg.Ports {
+		if p.Write == nil {
+			continue
+		}
+		w, write, name := portWriters[0], p.Write, p.Name
+		portWriters = portWriters[1:]
+		v.runTask(-1, func(ctx context.Context, _ *VM) error {
+			defer w.Close()
+			if err := write(ctx, w); err != nil && ctx.Err() == nil {
+				return fmt.Errorf("port %s: write: %w", name, err)
+			}
+			return nil
+		})
+	}
 	if cfg.Pinning != nil {
 		v.runTask(-1, func(ctx context.Context, v *VM) error { return v.pin(ctx) })
 	}
@@ -251,6 +282,15 @@ func Start(ctx context.Context, cfg Config) (_ *VM, err error) {
 }
 
 // socketpair returns the two ends of a connected stream socket pair.
+// dupFile returns a second descriptor of f, close-on-exec.
+func dupFile(f *os.File, name string) (*os.File, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), name), nil
+}
+
 func socketpair() (*os.File, *os.File, error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {

@@ -58,6 +58,30 @@ func TestChooseAccel(t *testing.T) {
 	}
 }
 
+// TestArgsTwoWayPort: a port the host also writes to is a socket QEMU is
+// given connected, at the same descriptor a one-way port would have.
+func TestArgsTwoWayPort(t *testing.T) {
+	kernel := filepath.Join(t.TempDir(), "bzImage")
+	if err := os.WriteFile(kernel, []byte("k"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func(io.Reader) error { return nil }
+	write := func(context.Context, io.Writer) error { return nil }
+	c := Config{Kernel: kernel, Initrd: []string{"x"}, Topology: topology.New(1, 1, 1, 1), MemoryMB: 256, Accel: TCG,
+		Ports: []Port{{Name: "out", Read: read}, {Name: "both", Read: read, Write: write}}}
+	args, err := c.Args()
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(args, " ")
+	for _, w := range []string{"-chardev file,id=port0,path=/dev/fd/4", "-chardev socket,id=port1,fd=5",
+		"virtserialport,bus=vser.0,chardev=port1,name=both", "-chardev socket,id=qmp,fd=6"} {
+		if !strings.Contains(joined, w) {
+			t.Errorf("args lack %q:\n%s", w, joined)
+		}
+	}
+}
+
 func TestArgs(t *testing.T) {
 	kernel := filepath.Join(t.TempDir(), "bzImage")
 	if err := os.WriteFile(kernel, []byte("k"), 0o644); err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -188,7 +189,11 @@ func runShell(cmd *cobra.Command, o shellOptions, args []string) error {
 	// process still stops the VM (runner.Run's context).
 	ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	out, err := runner.Run(ctx, host, p, runner.RunID{Test: "ktstr-shell"}, runner.Hooks{Terminal: pts})
+	hooks := runner.Hooks{Terminal: pts}
+	if inTTY {
+		hooks.Resize = followResize(ctx, int(os.Stdin.Fd()))
+	}
+	out, err := runner.Run(ctx, host, p, runner.RunID{Test: "ktstr-shell"}, hooks)
 	pts.Close()
 	// The guest's last output, then EOF once nobody holds the slave.
 	<-copied
@@ -267,4 +272,32 @@ func (s *shellOutput) flush(n int) error {
 	_, err := s.w.Write(out)
 	s.buf = append(s.buf[:0], s.buf[n:]...)
 	return err
+}
+
+// followResize sends the terminal fd's size each time it changes
+// (SIGWINCH) until ctx ends; a size not yet taken is replaced by the newer.
+func followResize(ctx context.Context, fd int) <-chan proto.Winsize {
+	winch := make(chan os.Signal, 1)
+	signal.Notify(winch, syscall.SIGWINCH)
+	sizes := make(chan proto.Winsize, 1)
+	go func() {
+		defer signal.Stop(winch)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-winch:
+			}
+			w, h, err := term.GetSize(fd)
+			if err != nil || w <= 0 || h <= 0 {
+				continue
+			}
+			select {
+			case <-sizes: // the guest has not taken the last one: drop it
+			default:
+			}
+			sizes <- proto.Winsize{Rows: h, Cols: w}
+		}
+	}()
+	return sizes
 }

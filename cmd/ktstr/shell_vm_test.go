@@ -67,7 +67,7 @@ func TestShellExec(t *testing.T) {
 }
 
 // An interactive session driven through tmux (a real pty): the guest's
-// terminal has the pane's size, job control works, exit powers the guest
+// terminal has the pane's size and follows its resize, job control works, exit powers the guest
 // off and no QEMU is left behind.
 func TestShellInteractive(t *testing.T) {
 	bin := ktstrBinary(t)
@@ -111,6 +111,13 @@ func TestShellInteractive(t *testing.T) {
 	if !strings.Contains(pane, "Running") {
 		t.Errorf("jobs listed no background job:\n%s", pane)
 	}
+	// Resizing the host terminal resizes the guest's (the control port).
+	if out := tmux("resize-window", "-x", "100", "-y", "30"); out != "" {
+		t.Fatalf("tmux resize-window: %s", out)
+	}
+	time.Sleep(time.Second)
+	tmux("send-keys", "clear; stty size", "Enter")
+	waitFor("30 100", 30*time.Second)
 	tmux("send-keys", "exit", "Enter")
 	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(200 * time.Millisecond) {
 		if b, err := os.ReadFile(exitFile); err == nil {

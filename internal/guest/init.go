@@ -39,7 +39,7 @@ func runInit() error {
 	if err := mountAll(); err != nil {
 		return err
 	}
-	port, err := openPort(proto.PortName, 10*time.Second)
+	port, err := openPort(proto.PortName, os.O_WRONLY, 10*time.Second)
 	if err != nil {
 		return err
 	}

@@ -8,9 +8,10 @@ import (
 	"time"
 )
 
-// openPort opens the virtio-serial port called name, waiting up to wait for
-// the device to appear (ports are added asynchronously during boot).
-func openPort(name string, wait time.Duration) (*os.File, error) {
+// openPort opens the virtio-serial port called name with flag (os.O_WRONLY,
+// os.O_RDONLY), waiting up to wait for the device to appear (ports are
+// added asynchronously during boot).
+func openPort(name string, flag int, wait time.Duration) (*os.File, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		dirs, _ := filepath.Glob("/sys/class/virtio-ports/vport*")
@@ -20,7 +21,7 @@ func openPort(name string, wait time.Duration) (*os.File, error) {
 				continue
 			}
 			dev := "/dev/" + filepath.Base(d)
-			if f, err := os.OpenFile(dev, os.O_WRONLY, 0); err == nil {
+			if f, err := os.OpenFile(dev, flag, 0); err == nil {
 				return f, nil
 			}
 		}

@@ -1,10 +1,12 @@
 package guest
 
 import (
+	"bufio"
 	"io"
 	"os"
 	"os/exec"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -45,7 +47,10 @@ func (s *session) runShell() *verdict.Failure {
 	}
 	defer tty.Close()
 	if sh.Rows > 0 && sh.Cols > 0 {
-		_ = unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(sh.Rows), Col: uint16(sh.Cols)})
+		setWinsize(tty, proto.Winsize{Rows: sh.Rows, Cols: sh.Cols})
+	}
+	if sh.Exec == "" {
+		go followResize(tty)
 	}
 	args := []string{"-l"}
 	if sh.Exec != "" {
@@ -77,6 +82,30 @@ func (s *session) runShell() *verdict.Failure {
 	}
 	s.shell = &proto.ShellResult{Status: status}
 	return nil
+}
+
+// setWinsize sets the console's size; the kernel sends SIGWINCH to its
+// foreground process group.
+func setWinsize(tty *os.File, w proto.Winsize) {
+	_ = unix.IoctlSetWinsize(int(tty.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: uint16(w.Rows), Col: uint16(w.Cols)})
+}
+
+// followResize applies the sizes the host sends on the control port to
+// the console, as the host's terminal is resized, until the port closes.
+// Lines that are not a size are ignored: the port is the host's, but what
+// reaches the guest is parsed, never trusted.
+func followResize(tty *os.File) {
+	port, err := openPort(proto.ControlPortName, os.O_RDONLY, 5*time.Second)
+	if err != nil {
+		return // a host that sends no sizes
+	}
+	defer port.Close()
+	sc := bufio.NewScanner(port)
+	for sc.Scan() {
+		if w, ok := proto.ParseWinsize(sc.Text()); ok {
+			setWinsize(tty, w)
+		}
+	}
 }
 
 // schedulerConsole is where the scheduler's output goes besides its log

@@ -1,6 +1,7 @@
 package proto
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/ktstr-go/ktstr/internal/budget"
@@ -14,6 +15,9 @@ const (
 	JobPath = "/ktstr/job.json"
 	// PortName is the virtio-serial port name of the results channel.
 	PortName = "ktstr.results"
+	// ControlPortName is the virtio-serial port the host writes to a
+	// shell guest: a Winsize line each time its terminal is resized.
+	ControlPortName = "ktstr.control"
 	// IncludeDir is the guest directory holding Test.IncludeFiles.
 	IncludeDir = "/include-files"
 	// EnvRole tells a re-executed binary in the guest which role it plays.
@@ -118,6 +122,29 @@ type ShellJob struct {
 	Rows int    `json:"rows,omitempty"`
 	Cols int    `json:"cols,omitempty"`
 	Term string `json:"term,omitempty"`
+}
+
+// Winsize is a terminal's size, as the host sends it on the control port
+// when its terminal is resized.
+type Winsize struct{ Rows, Cols int }
+
+// maxWinsize bounds a size the guest accepts (struct winsize holds
+// 16 bits).
+const maxWinsize = 1 << 15
+
+// String is the control port's line for w: "winsize ROWS COLS\n".
+func (w Winsize) String() string { return fmt.Sprintf("winsize %d %d\n", w.Rows, w.Cols) }
+
+// ParseWinsize parses a control port line (without its newline); it
+// reports false for anything else, or a size out of 1..32767.
+func ParseWinsize(line string) (Winsize, bool) {
+	var w Winsize
+	var rest string
+	n, _ := fmt.Sscanf(line+" .", "winsize %d %d %s", &w.Rows, &w.Cols, &rest)
+	if n != 3 || rest != "." || w.Rows < 1 || w.Cols < 1 || w.Rows >= maxWinsize || w.Cols >= maxWinsize {
+		return Winsize{}, false
+	}
+	return w, true
 }
 
 // ShellMarker is what a KindShell guest writes on the console just before

@@ -60,6 +60,10 @@ type Hooks struct {
 	// Terminal, when set, is the guest's serial console in both
 	// directions, raw, instead of Console (ktstr shell).
 	Terminal *os.File
+	// Resize, with Terminal, carries the host terminal's new size each
+	// time it changes, for the guest's console (ktstr shell); it goes over
+	// the control port.
+	Resize <-chan proto.Winsize
 	// WaitingCPUs is called once when the run waits for host CPUs: a
 	// performance-mode VM for the CPUs it pins (cpus), any other VM while
 	// performance-mode VMs hold every CPU (cpus nil).
@@ -152,13 +156,10 @@ func Run(ctx context.Context, host HostEnv, p *plan.Plan, id RunID, hooks Hooks)
 		Timeout:    b.Host,
 		Console:    o.console(hooks.Console),
 		Terminal:   hooks.Terminal,
-		Ports: []vm.Port{{Name: proto.PortName, Read: func(r io.Reader) error {
-			o.readFrames(r, hooks.Frame)
-			return nil
-		}}},
-		Tasks:    tasks,
-		HostCPUs: cpus,
-		Pinning:  pin,
+		Ports:      ports(o, hooks),
+		Tasks:      tasks,
+		HostCPUs:   cpus,
+		Pinning:    pin,
 	})
 	if err != nil {
 		return nil, err
@@ -318,4 +319,34 @@ func statKey(files []plan.File) (string, error) {
 		fmt.Fprintf(&b, "%s\x00%s\x00%v\x00%d\x00%d\n", f.Guest, f.Host, f.Binary, st.Size(), st.ModTime().UnixNano())
 	}
 	return b.String(), nil
+}
+
+// ports are the guest's virtio-serial ports: the results channel, and the
+// control port when the host has something to tell the guest (a shell's
+// terminal size).
+func ports(o *Outcome, hooks Hooks) []vm.Port {
+	ps := []vm.Port{{Name: proto.PortName, Read: func(r io.Reader) error {
+		o.readFrames(r, hooks.Frame)
+		return nil
+	}}}
+	if hooks.Resize == nil {
+		return ps
+	}
+	return append(ps, vm.Port{Name: proto.ControlPortName,
+		Read: func(r io.Reader) error { _, err := io.Copy(io.Discard, r); return err },
+		Write: func(ctx context.Context, w io.Writer) error {
+			for {
+				select {
+				case <-ctx.Done():
+					return nil
+				case ws, ok := <-hooks.Resize:
+					if !ok {
+						return nil
+					}
+					if _, err := io.WriteString(w, ws.String()); err != nil {
+						return err
+					}
+				}
+			}
+		}})
 }
