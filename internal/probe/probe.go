@@ -175,9 +175,10 @@ func (s *Session) attach(what string, fn func() (link.Link, error)) {
 // PinDir is where a session pins its links in the guest's BPF file system.
 // Pinned, a probe stays attached when the process that attached it exits,
 // until the guest powers off: detaching patches kernel code back while
-// other CPUs may be running it, which is not safe under TCG (the guest
-// oopses on a stale int3 of the kernel's live patching), so nothing is
-// detached while the guest runs. Close unpins.
+// other CPUs may be running it, which under TCG a kernel without ktstr's
+// stale-INT3 patch (kernel.StaleInt3Patch) may not survive (it oopses on a
+// stale int3 of its live patching), so nothing is detached while the
+// guest runs. Close unpins.
 const PinDir = "/sys/fs/bpf/ktstr-probes"
 
 // hold records the attached link l, pinned under PinDir.
@@ -192,7 +193,7 @@ func (s *Session) hold(what string, l link.Link) {
 	}
 	if err != nil && !s.pinFailed {
 		s.pinFailed = true
-		s.notes = append(s.notes, fmt.Sprintf("probes are not pinned in %s (%v): they detach when the sentinel exits, which under TCG may oops the guest", PinDir, err))
+		s.notes = append(s.notes, fmt.Sprintf("probes are not pinned in %s (%v): they detach when the sentinel exits, which under TCG may oops a kernel without ktstr's stale-INT3 patch", PinDir, err))
 	}
 }
 
