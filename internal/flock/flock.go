@@ -60,27 +60,20 @@ func LockAny(ctx context.Context, paths []string, onWait func()) (release func()
 	if len(paths) == 0 {
 		return nil, -1, errors.New("lock: no paths")
 	}
-	t := time.NewTicker(Poll)
-	defer t.Stop()
-	for waited := false; ; waited = true {
+	err = poll(ctx, onWait, describe(paths), func() (bool, error) {
 		for i, p := range paths {
-			release, ok, err := TryLock(p)
-			if err != nil {
-				return nil, -1, err
-			}
-			if ok {
-				return release, i, nil
+			r, ok, err := TryLock(p)
+			if err != nil || ok {
+				release, index = r, i
+				return ok, err
 			}
 		}
-		if !waited && onWait != nil {
-			onWait()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, -1, fmt.Errorf("lock: waiting for %s: %w", describe(paths), context.Cause(ctx))
-		case <-t.C:
-		}
+		return false, nil
+	})
+	if err != nil {
+		return nil, -1, err
 	}
+	return release, index, nil
 }
 
 // LockAll takes an exclusive lock on every one of paths, or none: while
@@ -88,41 +81,23 @@ func LockAny(ctx context.Context, paths []string, onWait func()) (release func()
 // ctx ends, so two callers that want overlapping sets never deadlock.
 // onWait is called once when it starts waiting.
 func LockAll(ctx context.Context, paths []string, onWait func()) (release func(), err error) {
-	t := time.NewTicker(Poll)
-	defer t.Stop()
-	for waited := false; ; waited = true {
-		var held []func()
-		releaseAll := func() {
-			for _, r := range held {
-				r()
-			}
-		}
-		all := true
+	var h held
+	err = poll(ctx, onWait, "all of "+describe(paths), func() (bool, error) {
+		h = nil
 		for _, p := range paths {
 			r, ok, err := TryLock(p)
-			if err != nil {
-				releaseAll()
-				return nil, err
+			if err != nil || !ok {
+				h.release()
+				return false, err
 			}
-			if !ok {
-				all = false
-				break
-			}
-			held = append(held, r)
+			h = append(h, r)
 		}
-		if all {
-			return releaseAll, nil
-		}
-		releaseAll()
-		if !waited && onWait != nil {
-			onWait()
-		}
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("lock: waiting for all of %s: %w", describe(paths), context.Cause(ctx))
-		case <-t.C:
-		}
+		return true, nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return h.release, nil
 }
 
 // LockShared takes a shared lock on every one of paths no one holds
@@ -130,37 +105,55 @@ func LockAll(ctx context.Context, paths []string, onWait func()) (release func()
 // the indexes of those it locked. onWait is called once when it starts
 // waiting.
 func LockShared(ctx context.Context, paths []string, onWait func()) (locked []int, release func(), err error) {
-	t := time.NewTicker(Poll)
-	defer t.Stop()
-	for waited := false; ; waited = true {
-		var held []func()
-		releaseAll := func() {
-			for _, r := range held {
-				r()
-			}
-		}
-		locked = locked[:0]
+	var h held
+	err = poll(ctx, onWait, "any of "+describe(paths), func() (bool, error) {
+		h, locked = nil, locked[:0]
 		for i, p := range paths {
 			r, ok, err := TryLockShared(p)
 			if err != nil {
-				releaseAll()
-				return nil, nil, err
+				h.release()
+				return false, err
 			}
 			if ok {
-				held, locked = append(held, r), append(locked, i)
+				h, locked = append(h, r), append(locked, i)
 			}
 		}
-		if len(held) > 0 {
-			return locked, releaseAll, nil
+		return len(h) > 0, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return locked, h.release, nil
+}
+
+// poll calls try every Poll until it reports done or fails, calling onWait
+// (when not nil) once before it first waits. After ctx ends it returns an
+// error saying what it waited for, wrapping context.Cause(ctx).
+func poll(ctx context.Context, onWait func(), what string, try func() (done bool, err error)) error {
+	t := time.NewTicker(Poll)
+	defer t.Stop()
+	for waited := false; ; waited = true {
+		done, err := try()
+		if err != nil || done {
+			return err
 		}
 		if !waited && onWait != nil {
 			onWait()
 		}
 		select {
 		case <-ctx.Done():
-			return nil, nil, fmt.Errorf("lock: waiting for any of %s: %w", describe(paths), context.Cause(ctx))
+			return fmt.Errorf("lock: waiting for %s: %w", what, context.Cause(ctx))
 		case <-t.C:
 		}
+	}
+}
+
+// held are the releases of the locks taken so far.
+type held []func()
+
+func (h held) release() {
+	for _, r := range h {
+		r()
 	}
 }
 
