@@ -350,7 +350,7 @@ func firstLine(s string) string {
 // any. Warnings ("WARNING:", "BUG: soft lockup") are not panics: with
 // oops=panic every oops ends in "Kernel panic - not syncing".
 func panicLine(console []string) string {
-	for _, marker := range []string{"Kernel panic - not syncing", "Oops:", "general protection fault", "kernel BUG at"} {
+	for _, marker := range []string{panicMarker, "Oops:", "general protection fault", "kernel BUG at"} {
 		for _, l := range console {
 			if i := strings.Index(l, marker); i >= 0 {
 				return strings.TrimSpace(l[i:])
@@ -399,6 +399,9 @@ func (o *Outcome) VMMCrash() string {
 	return ""
 }
 
+// panicMarker starts the kernel's panic line.
+const panicMarker = "Kernel panic - not syncing"
+
 // oopsMarkers start the kernel's report of what went wrong before it
 // panics; a warning only where nothing else does (panic_on_warn).
 var oopsMarkers = [][]string{{"BUG:", "Oops:", "general protection fault", "kernel BUG at", "Unable to handle kernel"}, {"WARNING:"}}
@@ -413,7 +416,7 @@ const oopsLines = 60
 // dereference, address: 0000000000000010; RIP: 0010:fn+0x1/0x2"). Without
 // such a line, it returns the lines before the panic and no cause.
 func oops(console []string) (lines []string, cause string) {
-	end := slices.IndexFunc(console, func(l string) bool { return strings.Contains(l, "Kernel panic - not syncing") })
+	end := slices.IndexFunc(console, func(l string) bool { return strings.Contains(l, panicMarker) })
 	if end < 0 {
 		return nil, ""
 	}
