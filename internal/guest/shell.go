@@ -64,7 +64,12 @@ func (s *session) runShell() *verdict.Failure {
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/bin:/sbin:/usr/bin:/usr/sbin:/include-files:/ktstr/sched", "HOME=/", "TERM=" + term, "PS1=ktstr# "}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	// Interactive, the shell leads a session with the console as its
+	// controlling terminal, for job control. A command does not: when a
+	// session leader exits the kernel hangs its terminal up, which throws
+	// away output the serial port has not sent yet, the command's last
+	// lines (or all of them) under a slow emulated UART.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: sh.Exec == "", Ctty: 0}
 	_, _ = tty.WriteString(proto.ShellMarker)
 	exited, err := s.reaper.start(cmd)
 	if err != nil {
@@ -74,6 +79,7 @@ func (s *session) runShell() *verdict.Failure {
 	// The shell's exit hung its terminal up: a new open writes again.
 	if t, err := os.OpenFile(shellTTY, os.O_WRONLY|unix.O_NOCTTY, 0); err == nil {
 		_, _ = t.WriteString(proto.ShellEndMarker)
+		_ = unix.IoctlSetInt(int(t.Fd()), unix.TCSBRK, 1) // tcdrain: sent before the guest powers off
 		t.Close()
 	}
 	status := ws.ExitStatus()
